@@ -1,0 +1,40 @@
+# Two commands set everything up on a fresh machine with only Python 3.11+:
+#   make run   - build the whole warehouse from data/ on the embedded default (DuckDB)
+#   make test  - the whole test suite, PostgreSQL included (a throwaway server is started)
+PYTHON ?= python3
+VENV   := .venv
+UV     := $(shell command -v uv 2>/dev/null || echo $(VENV)/bin/uv)
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test load ui bench install clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/bin/uv: | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet "uv>=0.5"
+
+# The stamp is newer than uv.lock once the environment matches it.
+$(VENV)/.synced: uv.lock pyproject.toml | $(VENV)/bin/python $(if $(filter $(VENV)/bin/uv,$(UV)),$(VENV)/bin/uv)
+	$(UV) sync --frozen --python $(VENV)/bin/python
+	touch $@
+
+install: $(VENV)/.synced
+
+run: install
+	$(VENV)/bin/warehouse run
+
+load: install
+	$(VENV)/bin/warehouse load
+
+ui: install
+	$(VENV)/bin/warehouse ui
+
+test: install
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(VENV)/bin/python benchmarks/load_benchmark.py --rows 1000000
+
+clean:
+	rm -rf $(VENV) .state

