@@ -1,0 +1,81 @@
+"""Versioned, forward-only migrations of the raw schema, recorded in the database.
+
+Plain SQL files named `NNNN_description.sql`, one folder per warehouse dialect, applied
+in order, each in its own transaction together with its row in `raw.schema_migrations`.
+dbt owns `staging` and `analytics`; these files own `raw` (and, on PostgreSQL, roles).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loaders.errors import LoaderError
+
+if TYPE_CHECKING:
+    from loaders.sinks.base import WarehouseSink
+
+_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
+
+BOOKKEEPING = """
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE TABLE IF NOT EXISTS raw.schema_migrations (
+    version     text        PRIMARY KEY,
+    name        text        NOT NULL,
+    checksum    text        NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT current_timestamp
+);
+"""
+
+
+class MigrationError(LoaderError):
+    """The migrations on disk disagree with what the database recorded."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def discover(directory: Path) -> list[Migration]:
+    migrations = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"{path}: migration files are named NNNN_description.sql")
+        migrations.append(Migration(match["version"], match["name"], path.read_text(encoding="utf-8")))
+    versions = [migration.version for migration in migrations]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"{directory}: two migrations share a version number")
+    return migrations
+
+
+def apply_migrations(sink: WarehouseSink, directory: Path) -> list[str]:
+    """Apply what is missing; return the versions applied now (empty when up to date)."""
+    with sink.transaction():
+        sink.execute(BOOKKEEPING)
+    applied_now = []
+    for migration in discover(directory):
+        with sink.transaction():
+            recorded = sink.execute("SELECT checksum FROM raw.schema_migrations WHERE version = ?",
+                                    (migration.version,))
+            if recorded:
+                if recorded[0][0] != migration.checksum:
+                    raise MigrationError(
+                        f"migration {migration.version}_{migration.name} changed after it was applied; "
+                        "migrations are forward-only: add a new one instead")
+                continue
+            sink.execute(migration.sql)
+            sink.execute("INSERT INTO raw.schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
+                         (migration.version, migration.name, migration.checksum))
+            applied_now.append(migration.version)
+    return applied_now
