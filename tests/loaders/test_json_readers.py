@@ -1,0 +1,102 @@
+"""The assets.json and signal.json readers: pydantic per record, rejects with their line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loaders.errors import UnreadableFileError
+from loaders.sources.assets import read_assets
+from loaders.sources.signals import read_signals
+
+ASSETS = """[
+  {"AssetID": "1", "Latitude": "47.5568277613", "Longitude": "8.2338560914", "descri": "UW Beznau"},
+  {"AssetID": "2", "Latitude": "47.219215463",  "Longitude": "8.9728980141", "descri": "UW Grynau"}
+]
+"""
+
+SIGNALS = """[
+  {"SignalGId": "045ad75f-d8c7-4c92-b252-05f515e4006f", "SignalId": "427038",
+   "SignalName": "BEZOBF110BIRMENU_L12", "AssetId": "1", "Unit": "kV"},
+  {"SignalGId": "566a7ca6-d9d0-463d-829c-cd9a2d9e4f2f", "SignalId": "427712",
+   "SignalName": "GRYAAT110TR_1++P", "AssetId": "2", "Unit": "kW"}
+]
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_assets_are_typed_from_their_string_values(tmp_path: Path) -> None:
+    batch = read_assets(write(tmp_path, "assets.json", ASSETS))
+    assert batch.rows.to_dicts() == [
+        {"asset_id": 1, "latitude": 47.5568277613, "longitude": 8.2338560914, "descri": "UW Beznau", "line_number": 2},
+        {"asset_id": 2, "latitude": 47.219215463, "longitude": 8.9728980141, "descri": "UW Grynau", "line_number": 3},
+    ]
+    assert batch.rejects.height == 0
+
+
+def test_signals_keep_their_lower_case_asset_key_and_multi_line_records(tmp_path: Path) -> None:
+    batch = read_signals(write(tmp_path, "signal.json", SIGNALS))
+    assert batch.rows.to_dicts() == [
+        {"signal_gid": "045ad75f-d8c7-4c92-b252-05f515e4006f", "signal_id": 427038,
+         "signal_name": "BEZOBF110BIRMENU_L12", "asset_id": 1, "unit": "kV", "line_number": 2},
+        {"signal_gid": "566a7ca6-d9d0-463d-829c-cd9a2d9e4f2f", "signal_id": 427712,
+         "signal_name": "GRYAAT110TR_1++P", "asset_id": 2, "unit": "kW", "line_number": 4},
+    ]
+
+
+def test_asset_with_a_missing_key_is_rejected_naming_the_key(tmp_path: Path) -> None:
+    text = ASSETS.replace('"Latitude": "47.219215463",  ', "")
+    batch = read_assets(write(tmp_path, "assets.json", text))
+    assert batch.rows["asset_id"].to_list() == [1]
+    assert batch.rejects.select("line_number", "reason").to_dicts() == [
+        {"line_number": 3, "reason": "key 'Latitude' is missing"}]
+    assert batch.rejects["raw_line"][0].startswith('{"AssetID": "2"')
+
+
+def test_asset_with_a_number_that_is_not_a_number_is_rejected_naming_value(tmp_path: Path) -> None:
+    batch = read_assets(write(tmp_path, "assets.json", ASSETS.replace('"47.219215463"', '"n/a"')))
+    assert batch.rejects["line_number"].to_list() == [3]
+    assert batch.rejects["reason"][0].startswith("Latitude 'n/a': Input should be a valid number")
+
+
+def test_signal_with_a_bad_uuid_is_rejected(tmp_path: Path) -> None:
+    batch = read_signals(write(tmp_path, "signal.json", SIGNALS.replace("566a7ca6-d9d0", "not-a-uuid")))
+    assert batch.rows["signal_id"].to_list() == [427038]
+    assert batch.rejects["line_number"].to_list() == [4]
+    assert batch.rejects["reason"][0].startswith("SignalGId 'not-a-uuid-463d")
+
+
+def test_record_that_is_not_an_object_is_rejected(tmp_path: Path) -> None:
+    batch = read_assets(write(tmp_path, "assets.json", '[\n  "UW Beznau"\n]'))
+    assert batch.rejects.select("line_number", "reason").to_dicts() == [
+        {"line_number": 2, "reason": "record is a JSON str, expected an object"}]
+
+
+def test_invalid_json_fails_naming_the_line(tmp_path: Path) -> None:
+    text = ASSETS.replace('"descri": "UW Grynau"}', '"descri": "UW Grynau"')
+    with pytest.raises(UnreadableFileError) as caught:
+        read_assets(write(tmp_path, "assets.json", text))
+    assert caught.value.line == 4
+    assert str(caught.value).startswith("assets.json, line 4: is not valid JSON")
+
+
+def test_json_that_is_not_an_array_fails(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableFileError, match=r"assets.json, line 1: does not start with a JSON array"):
+        read_assets(write(tmp_path, "assets.json", '{"AssetID": "1"}'))
+
+
+def test_empty_json_file_fails(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableFileError, match=r"assets.json, line 1: is empty"):
+        read_assets(write(tmp_path, "assets.json", ""))
+
+
+def test_json_with_bom_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "assets.json"
+    path.write_bytes(b"\xef\xbb\xbf" + ASSETS.encode())
+    assert read_assets(path).rows.height == 2
