@@ -22,6 +22,7 @@ from loaders.ledger import FileKind, SourceFile
 from loaders.sinks import open_sink
 from loaders.sources import assets, measurements, signals
 from loaders.sources.batch import ParsedBatch
+from warehouse.logging_config import log_context
 
 if TYPE_CHECKING:
     from loaders.sinks.base import WarehouseSink
@@ -115,28 +116,30 @@ def load_file(
                       error=f"unchanged since failed load {state.latest.load_id}: {state.latest.error}")
 
     entry = sink.start_entry(source)
-    rows_loaded = rows_rejected = 0
-    try:
-        with sink.transaction():
-            load = sink.new_file_load(entry)
-            if state.current is not None:
-                load.supersede(state.current)
-            for batch in read_ahead(read_batches(source, batch_rows)):
-                load.write_rows(batch.rows)
-                load.write_rejects(batch.rejects)
-                rows_loaded += batch.rows.height
-                rows_rejected += batch.rejects.height
-                if progress is not None:
-                    progress(source.name, rows_loaded + rows_rejected, time.perf_counter() - started)
-            load.finish(rows_loaded, rows_rejected)
-    except LoaderError as error:
-        log.error("load %s of %s failed: %s", entry.load_id, source.name, error)
-        sink.record_failure(entry, str(error))
-        return result("failed", load_id=entry.load_id, error=str(error))
-    log.info("load %s of %s: %d rows loaded, %d rejected", entry.load_id, source.name, rows_loaded, rows_rejected)
-    return result("loaded", load_id=entry.load_id, rows_read=rows_loaded + rows_rejected,
-                  rows_loaded=rows_loaded, rows_rejected=rows_rejected,
-                  replaced_load_id=state.current.load_id if state.current else None)
+    # Every log line written while this file loads carries its load id.
+    with log_context(load_id=entry.load_id):
+        rows_loaded = rows_rejected = 0
+        try:
+            with sink.transaction():
+                load = sink.new_file_load(entry)
+                if state.current is not None:
+                    load.supersede(state.current)
+                for batch in read_ahead(read_batches(source, batch_rows)):
+                    load.write_rows(batch.rows)
+                    load.write_rejects(batch.rejects)
+                    rows_loaded += batch.rows.height
+                    rows_rejected += batch.rejects.height
+                    if progress is not None:
+                        progress(source.name, rows_loaded + rows_rejected, time.perf_counter() - started)
+                load.finish(rows_loaded, rows_rejected)
+        except LoaderError as error:
+            log.error("load %s of %s failed: %s", entry.load_id, source.name, error)
+            sink.record_failure(entry, str(error))
+            return result("failed", load_id=entry.load_id, error=str(error))
+        log.info("load %s of %s: %d rows loaded, %d rejected", entry.load_id, source.name, rows_loaded, rows_rejected)
+        return result("loaded", load_id=entry.load_id, rows_read=rows_loaded + rows_rejected,
+                      rows_loaded=rows_loaded, rows_rejected=rows_rejected,
+                      replaced_load_id=state.current.load_id if state.current else None)
 
 
 def read_batches(source: SourceFile, batch_rows: int) -> Iterator[ParsedBatch]:
@@ -151,7 +154,7 @@ def read_batches(source: SourceFile, batch_rows: int) -> Iterator[ParsedBatch]:
 _DONE = object()
 
 
-def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Produce `items` on a background thread, at most `depth` ahead of the consumer.
 
     Parsing the next batch (Polars, which releases the GIL) overlaps with the database

@@ -62,7 +62,11 @@ def discover(directory: Path) -> list[Migration]:
 def apply_migrations(sink: WarehouseSink, directory: Path) -> list[str]:
     """Apply what is missing; return the versions applied now (empty when up to date)."""
     with sink.transaction():
-        sink.execute(BOOKKEEPING)
+        # CREATE ... IF NOT EXISTS still demands the right to create: a least-privilege
+        # loader (no CREATE on the database) must find the ledger and not ask.
+        if not sink.execute("SELECT 1 FROM information_schema.tables "
+                            "WHERE table_schema = 'raw' AND table_name = 'schema_migrations'"):
+            sink.execute(BOOKKEEPING)
     applied_now = []
     for migration in discover(directory):
         with sink.transaction():

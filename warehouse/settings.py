@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -31,15 +31,32 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
+    # dev or prod: one variable picks the profile, and each profile has a database of its
+    # own (`gridwarehouse_<env>` on PostgreSQL, a separate file on DuckDB).
+    env: Literal["dev", "prod"] = "dev"
     target: Literal["duckdb", "postgres"] = "duckdb"
     data_dir: Path = Path("data")
     duckdb_path: Path = STATE_DIR / "warehouse.duckdb"
     pg_dsn: str | None = None
     source_timezone: str = "UTC"
     # Rows per batch when streaming a measurements file: bounds the loader's memory.
-    batch_rows: int = Field(default=500_000, ge=1_000)
+    batch_rows: int = Field(default=250_000, ge=1_000)
     # A load whose rejected share exceeds this fails its Dagster check.
     max_rejected_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    # Orchestration (Dagster): when `refresh` runs by itself, how stale a mart may get,
+    # where a failed run is posted, and where Dagster keeps its runs and event log.
+    refresh_cron: str = "0 * * * *"
+    dump_sensor_interval_seconds: int = Field(default=30, ge=5)
+    # Whether the schedule and the dump sensor are on when the code location first loads.
+    automation_enabled: bool = True
+    mart_max_age_hours: float = Field(default=3.0, gt=0)
+    failure_webhook_url: str | None = None
+    dagster_home: Path = STATE_DIR / "dagster"
+    # Deployment: dbt's own login (the loader's is pg_dsn; unset means the same one), and
+    # log lines for people (text) or for a log collector (json).
+    transformer_pg_dsn: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("source_timezone")
     @classmethod
@@ -57,6 +74,26 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _prod_duckdb_file(cls, data: object) -> object:
+        # dev keeps the historical file name; prod gets a file of its own.
+        if isinstance(data, dict) and data.get("env") == "prod" and data.get("duckdb_path") is None:
+            return {**data, "duckdb_path": STATE_DIR / "warehouse-prod.duckdb"}
+        return data
+
+    @field_validator("pg_dsn", "transformer_pg_dsn")
+    @classmethod
+    def _env_database(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return profile_dsn(value, info.data.get("env", "dev"))
+
+    @property
+    def transformer_dsn(self) -> str:
+        """Where dbt connects: its own login when one is set, else the loader's."""
+        return self.transformer_pg_dsn or self.require_pg_dsn()
+
     @cached_property
     def data_path(self) -> Path:
         return self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
@@ -65,6 +102,30 @@ class Settings(BaseSettings):
         if not self.pg_dsn:
             raise SettingsError("WAREHOUSE_PG_DSN is not set; the postgres target needs a connection string")
         return self.pg_dsn
+
+
+def profile_database(env: str) -> str:
+    """The PostgreSQL database of a settings profile: `gridwarehouse_dev`, `gridwarehouse_prod`."""
+    return f"gridwarehouse_{env}"
+
+
+def profile_dsn(dsn: str, env: str) -> str:
+    """`dsn` on the profile's database: filled in when the DSN names none, refused when it
+    names the other profile's (a dev session must never write prod, nor prod read dev)."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        dbname = conninfo_to_dict(dsn).get("dbname")
+    except ProgrammingError:
+        raise ValueError("not a libpq connection string (postgresql://... or key=value pairs)") from None
+    if not dbname:
+        return make_conninfo(dsn, dbname=profile_database(env))
+    other = "prod" if env == "dev" else "dev"
+    if dbname == profile_database(other):
+        raise ValueError(f"WAREHOUSE_ENV={env} must not use database {dbname!r}, the {other} database; "
+                         f"use {profile_database(env)!r} or leave the database out of the DSN")
+    return dsn
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -76,7 +137,8 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for issue in error.errors():
             field = str(issue["loc"][0]) if issue["loc"] else "?"
-            given = issue.get("input")
+            # A connection string may hold a password: name the variable, never echo it.
+            given = "(hidden)" if field.endswith("dsn") else issue.get("input")
             problems.append(f"WAREHOUSE_{field.upper()}={given!r}: {issue['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
     if settings.target == "postgres":

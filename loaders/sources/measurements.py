@@ -27,6 +27,8 @@ SCHEMA = {"ts": pl.Datetime("us"), "signal_id": pl.Int64, "measurement_value": p
 _WHOLE_LINE = "\x1f"
 _INTEGER = r"^[0-9]+$"
 _DECIMAL_COMMA_NUMBER = r"^[+-]?(?:[0-9]+(?:,[0-9]*)?|,[0-9]+)$"
+# Typical dump lines are 35-45 bytes; batches are cut by bytes, so their row count is approximate.
+_BYTES_PER_LINE_ESTIMATE = 40
 
 
 def read_header(path: Path) -> None:
@@ -44,35 +46,53 @@ def read_header(path: Path) -> None:
 
 
 def iter_measurement_batches(path: Path, batch_rows: int) -> Iterator[ParsedBatch]:
-    """Yield the file's data lines as parsed batches of at most about `batch_rows` lines.
+    """Yield the file's data lines as parsed batches of about `batch_rows` lines each.
 
-    Raises UnreadableFileError for a wrong header or bytes that are not UTF-8; the
-    caller must then discard whatever batches it already received.
+    The file is read in byte chunks cut at line ends rather than memory-mapped, so the
+    loader's resident memory stays flat however large the dump. Raises
+    UnreadableFileError for a wrong header or bytes that are not UTF-8; the caller must
+    then discard whatever batches it already received.
     """
     read_header(path)
-    if path.stat().st_size == 0:
-        return
-    lines = (
-        pl.scan_csv(
-            path,
-            has_header=False,
-            separator=_WHOLE_LINE,
-            quote_char=None,
-            schema={"raw_line": pl.String},
-            encoding="utf8",
+    next_line = 2  # line 1 is the header
+    for chunk in _line_chunks(path, max(batch_rows, 1) * _BYTES_PER_LINE_ESTIMATE):
+        try:
+            lines = pl.read_csv(
+                chunk,
+                has_header=False,
+                separator=_WHOLE_LINE,
+                quote_char=None,
+                schema={"raw_line": pl.String},
+                encoding="utf8",
+            )
+        except pl.exceptions.ComputeError as error:
+            if "utf-8" not in str(error).lower() and "utf8" not in str(error).lower():
+                raise UnreadableFileError(path, f"cannot be read as pipe-separated text ({error})",
+                                          line=next_line) from None
+            offset, value = _first_invalid_utf8(chunk)
+            raise UnreadableFileError(path, "is not valid UTF-8", line=next_line + offset, value=value) from None
+        numbered = lines.with_columns(
+            line_number=pl.int_range(next_line, next_line + lines.height, dtype=pl.Int64)
         )
-        .with_row_index("line_number", offset=1)
-        .filter(pl.col("line_number") > 1)
-        .with_columns(pl.col("line_number").cast(pl.Int64))
-    )
-    try:
-        for chunk in lines.collect_batches(chunk_size=batch_rows):
-            yield parse_lines(chunk)
-    except pl.exceptions.ComputeError as error:
-        if "utf-8" in str(error).lower() or "utf8" in str(error).lower():
-            line, value = _first_invalid_utf8(path)
-            raise UnreadableFileError(path, "is not valid UTF-8", line=line, value=value) from None
-        raise UnreadableFileError(path, f"cannot be read as pipe-separated text ({error})") from None
+        next_line += lines.height
+        yield parse_lines(numbered)
+
+
+def _line_chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
+    """The data lines of `path` (header skipped) in chunks of whole lines."""
+    with path.open("rb") as handle:
+        handle.readline()
+        carry = b""
+        while block := handle.read(chunk_bytes):
+            block = carry + block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:
+                carry = block
+                continue
+            carry = block[cut:]
+            yield block[:cut]
+        if carry:
+            yield carry
 
 
 def parse_lines(lines: pl.DataFrame) -> ParsedBatch:
@@ -115,22 +135,10 @@ def parse_lines(lines: pl.DataFrame) -> ParsedBatch:
     )
 
 
-def _first_invalid_utf8(path: Path) -> tuple[int, str]:
-    """Line number and bytes of the first sequence in `path` that is not UTF-8."""
-    line = 1
-    carry = b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            data = carry + chunk
-            try:
-                data.decode("utf-8")
-                carry = b""
-            except UnicodeDecodeError as error:
-                # A multi-byte character cut by the chunk boundary is not an error yet.
-                if error.reason == "unexpected end of data" and len(data) - error.start < 4:
-                    line += data[: error.start].count(b"\n")
-                    carry = data[error.start :]
-                    continue
-                return line + data[: error.start].count(b"\n"), data[error.start : error.start + 8].hex(" ")
-            line += data.count(b"\n")
-    return line, carry.hex(" ")
+def _first_invalid_utf8(chunk: bytes) -> tuple[int, str]:
+    """Line offset within `chunk` and bytes of its first sequence that is not UTF-8."""
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return chunk[: error.start].count(b"\n"), chunk[error.start : error.start + 8].hex(" ")
+    return 0, ""
