@@ -17,9 +17,13 @@ from warehouse.settings import Settings, SettingsError, load_settings
 
 def _settings(target: str | None, data_dir: Path | None) -> Settings:
     try:
-        return load_settings(target=target, data_dir=data_dir)
+        settings = load_settings(target=target, data_dir=data_dir)
     except SettingsError as error:
         raise click.UsageError(str(error)) from None
+    from warehouse.logging_config import configure_logging
+
+    configure_logging(settings)
+    return settings
 
 
 target_option = click.option(
@@ -54,8 +58,11 @@ def generate(out_dir: Path, rows: int, seed: int, files: int, asset_count: int, 
 
     options = {} if defect_rate is None else {"defect_rate": defect_rate}
     started = time.perf_counter()
-    generated = generate_dumps(out_dir, rows, seed, assets=asset_count, signals=signal_count,
-                               files=files, **options)
+    try:
+        generated = generate_dumps(out_dir, rows, seed, assets=asset_count, signals=signal_count,
+                                   files=files, **options)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     click.echo(f"wrote {out_dir} in {time.perf_counter() - started:.1f} s")
     click.echo(str(generated))
 
@@ -78,6 +85,22 @@ def load(target: str | None, data_dir: Path | None) -> None:
     print_load_results(results, target=settings.target)
     if any(result.status == "failed" for result in results):
         sys.exit(1)
+
+
+@main.command()
+@target_option
+def migrate(target: str | None) -> None:
+    """Apply the raw schema's missing migrations (roles included: run it as the database's admin)."""
+    from loaders.errors import LoaderError
+    from loaders.sinks import open_sink
+
+    settings = _settings(target, None)
+    try:
+        with open_sink(settings) as sink, sink.writer_lock():
+            applied = sink.migrate()
+    except LoaderError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"applied {', '.join(applied)}" if applied else "raw schema up to date")
 
 
 if __name__ == "__main__":

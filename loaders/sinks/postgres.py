@@ -6,6 +6,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import polars as pl
 import psycopg
 from psycopg import sql
@@ -17,6 +18,39 @@ from loaders.sinks.base import RAW_TABLES, FileLoad, WarehouseSink
 # Any 64-bit number the warehouse's writers agree on: pg_advisory_lock's key.
 WRITER_LOCK_KEY = 0x6772_6964_7768  # "gridwh"
 TIMESTAMP_TEXT = "%Y-%m-%d %H:%M:%S%.6f"
+
+# PostgreSQL's binary COPY format: signature, flags, header extension length; trailer -1.
+COPY_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+COPY_BINARY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+PG_EPOCH_MICROSECONDS = 946_684_800_000_000  # 2000-01-01 in microseconds since 1970-01-01
+
+
+def encode_copy_binary(frame: pl.DataFrame) -> bytes:
+    """A frame of non-null Int64, Float64 and Datetime(us) columns as one binary COPY stream.
+
+    Every field is eight bytes, so each row is one fixed-size numpy record (field count,
+    then length and big-endian value per column) and the whole batch encodes without a
+    Python loop. The server stores such rows without parsing text, which is most of the
+    cost of a text COPY.
+    """
+    fields: list[tuple[str, str]] = [("field_count", ">i2")]
+    for index in range(frame.width):
+        fields += [(f"length_{index}", ">i4"), (f"value_{index}", ">f8" if frame.dtypes[index] == pl.Float64 else ">i8")]
+    records = np.empty(frame.height, dtype=np.dtype(fields))
+    records["field_count"] = frame.width
+    for index, column in enumerate(frame.columns):
+        series = frame[column]
+        if series.null_count():
+            raise ValueError(f"binary COPY of {column!r}: nulls are not supported here")
+        if series.dtype == pl.Datetime("us"):
+            values = series.dt.epoch("us").to_numpy() - PG_EPOCH_MICROSECONDS
+        elif series.dtype in (pl.Int64, pl.Float64):
+            values = series.to_numpy()
+        else:
+            raise ValueError(f"binary COPY of {column!r}: unsupported type {series.dtype}")
+        records[f"length_{index}"] = 8
+        records[f"value_{index}"] = values
+    return COPY_BINARY_HEADER + records.tobytes() + COPY_BINARY_TRAILER
 
 
 def partition_name(load_id: int) -> str:
@@ -68,10 +102,9 @@ class PostgresSink(WarehouseSink):
     def append_frame(self, table: str, frame: pl.DataFrame) -> None:
         self._copy_csv(sql.SQL(table), frame)
 
-    def _copy_csv(self, table: sql.Composable, frame: pl.DataFrame, *, freeze: bool = False) -> None:
+    def _copy_csv(self, table: sql.Composable, frame: pl.DataFrame) -> None:
         columns = sql.SQL(", ").join(sql.Identifier(name) for name in frame.columns)
-        options = sql.SQL("FORMAT csv, FREEZE") if freeze else sql.SQL("FORMAT csv")
-        statement = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(table, columns, options)
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, columns)
         buffer = io.BytesIO()
         frame.write_csv(buffer, include_header=False, datetime_format=TIMESTAMP_TEXT)
         with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
@@ -109,7 +142,7 @@ class _TableLoad(FileLoad):
 
 
 class _MeasurementsPartitionLoad(FileLoad):
-    """A fresh table per load, filled by COPY FREEZE and attached as a partition at the end.
+    """A fresh table per load, filled by binary COPY FREEZE, attached as a partition at the end.
 
     COPY into a table created in the same transaction writes frozen rows (no later
     hint-bit rewrite), nobody else can see it until commit, and the constant lineage
@@ -136,8 +169,12 @@ class _MeasurementsPartitionLoad(FileLoad):
         ).as_string(conn))
 
     def write_rows(self, rows: pl.DataFrame) -> None:
-        if rows.height:
-            self.sink._copy_csv(self.table, rows, freeze=True)
+        if not rows.height:
+            return
+        columns = sql.SQL(", ").join(sql.Identifier(name) for name in rows.columns)
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary, FREEZE)").format(self.table, columns)
+        with self.sink.conn.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write(encode_copy_binary(rows))
 
     def finish(self, rows_loaded: int, rows_rejected: int) -> LedgerEntry:
         # The CHECK constraint matches the partition bound, so ATTACH skips its scan.
