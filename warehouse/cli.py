@@ -103,5 +103,99 @@ def migrate(target: str | None) -> None:
     click.echo(f"applied {', '.join(applied)}" if applied else "raw schema up to date")
 
 
+def _run_job_and_report(settings: Settings, job_name: str, run_config: dict | None = None) -> None:
+    """Run a Dagster job in this process, print what it did, exit 1 unless all went well."""
+    import contextlib
+
+    from orchestration.runs import print_run_report, run_job
+    from warehouse.console import console
+
+    # dbt's own output is progress: to stderr, leaving stdout to the report.
+    with contextlib.redirect_stdout(sys.stderr):
+        report = run_job(settings, job_name, run_config=run_config)
+    print_run_report(report, console)
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@target_option
+@data_dir_option
+def run(target: str | None, data_dir: Path | None) -> None:
+    """Build the whole warehouse: load new or changed dumps, build dbt, run every check.
+
+    Runs Dagster's `refresh` job in this process (it shows in `warehouse ui`'s run
+    history) and prints the assets, their rows and the checks. Exits 1 if the run
+    failed or an error-severity check did not pass.
+    """
+    _run_job_and_report(_settings(target, data_dir), "refresh")
+
+
+@main.command()
+@target_option
+@data_dir_option
+@click.option("--confirm", is_flag=True,
+              help="Required: the raw tables and the load ledger are emptied before reloading.")
+def reseed(target: str | None, data_dir: Path | None, confirm: bool) -> None:
+    """Rebuild the warehouse from scratch: empty raw, reload every dump, full-refresh dbt."""
+    if not confirm:
+        raise click.UsageError("reseed deletes every raw row and the load ledger before reloading "
+                               "every dump; pass --confirm to go ahead")
+    _run_job_and_report(_settings(target, data_dir), "reseed", {"confirm": True})
+
+
+@main.command()
+@target_option
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=3000, show_default=True)
+def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
+    """Start the Dagster UI with its daemon (`dagster dev`): schedule, sensors and run queue.
+
+    DAGSTER_HOME is WAREHOUSE_DAGSTER_HOME (default .state/dagster), shared with
+    `warehouse run`, so runs started there show here too.
+    """
+    import os
+    import subprocess
+
+    from orchestration.defs.transform.project import prepare_manifest
+    from orchestration.instance import prepare_dagster_home, write_workspace
+
+    settings = _settings(target, data_dir)
+    prepare_manifest(settings)
+    home = prepare_dagster_home(settings)
+    # The code location reads its settings itself: hand it what was given here, and the
+    # data folder as an absolute path, whatever directory its processes start in.
+    env = {**os.environ, "DAGSTER_HOME": str(home), "WAREHOUSE_DATA_DIR": str(settings.data_path)}
+    if target:
+        env["WAREHOUSE_TARGET"] = target
+    command = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(write_workspace(home)),
+               "-h", host, "-p", str(port)]
+    click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']}); Ctrl-C stops it")
+    try:
+        sys.exit(subprocess.run(command, env=env, check=False).returncode)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+@main.command()
+@target_option
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+def failures(target: str | None, limit: int) -> None:
+    """List the latest failed runs the failure sensor recorded (raw.run_failures)."""
+    from rich.table import Table
+
+    from orchestration.defs.alerts.failure_log import recorded_failures
+    from warehouse.console import console
+
+    table = Table(title="failed runs", title_justify="left")
+    for column in ("failed at", "job", "step", "run", "error"):
+        table.add_column(column)
+    for failure in recorded_failures(_settings(target, None), limit):
+        table.add_row(f"{failure.failed_at:%Y-%m-%d %H:%M:%S}", failure.job_name, failure.step_key or "",
+                      failure.run_id[:8], failure.error)
+    console.print(table)
+
+
 if __name__ == "__main__":
     main()

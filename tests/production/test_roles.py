@@ -1,0 +1,205 @@
+"""Least-privilege roles on a real PostgreSQL server: every boundary tried and refused.
+
+The users come from the deployment's own init script and the privileges from the
+migrations, as `docker compose up` makes them (see conftest.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from loaders.pipeline import load_directory
+from loaders.sinks.postgres import PostgresSink
+from warehouse.sample_data import generate_dumps
+from tests.production.conftest import Logins, run_init_script
+from warehouse.settings import Settings
+
+pytestmark = pytest.mark.postgres
+
+SCHEMAS = ("public", "raw", "staging", "analytics")
+
+
+@pytest.fixture
+def mart(logins: Logins) -> str:
+    """A table in analytics built by the transformer (as dbt would), holding one row."""
+    with psycopg.connect(logins.transformer, autocommit=True) as conn:
+        conn.execute("CREATE TABLE analytics.assets AS SELECT 1::bigint AS asset_id, 'UW Beznau'::text AS name")
+    return "analytics.assets"
+
+
+def execute(dsn: str, statement: str) -> list[tuple]:
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cursor:
+        cursor.execute(statement)
+        return cursor.fetchall() if cursor.description else []
+
+
+def refused(dsn: str, statement: str) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        execute(dsn, statement)
+
+
+# --- analysts: read analytics, nothing else ---------------------------------------------
+
+def test_analyst_reads_analytics(logins: Logins, mart: str) -> None:
+    assert execute(logins.analyst, f"SELECT asset_id, name FROM {mart}") == [(1, "UW Beznau")]
+
+
+def test_analyst_reads_a_table_the_transformer_creates_later(logins: Logins, mart: str) -> None:
+    execute(logins.transformer, "CREATE TABLE analytics.signals AS SELECT 7::bigint AS signal_id")
+
+    assert execute(logins.analyst, "SELECT signal_id FROM analytics.signals") == [(7,)]
+
+
+def test_analyst_reads_a_table_rebuilt_by_the_transformer(logins: Logins, mart: str) -> None:
+    # dbt rebuilds a table by creating it under a temporary name and swapping it in.
+    execute(logins.transformer, "CREATE TABLE analytics.assets__dbt_tmp AS SELECT 2::bigint AS asset_id; "
+                                f"DROP TABLE {mart}; ALTER TABLE analytics.assets__dbt_tmp RENAME TO assets")
+
+    assert execute(logins.analyst, f"SELECT asset_id FROM {mart}") == [(2,)]
+
+
+def test_analyst_cannot_insert(logins: Logins, mart: str) -> None:
+    refused(logins.analyst, f"INSERT INTO {mart} VALUES (2, 'UW Grynau')")
+
+
+def test_analyst_cannot_update(logins: Logins, mart: str) -> None:
+    refused(logins.analyst, f"UPDATE {mart} SET name = 'renamed'")
+
+
+def test_analyst_cannot_delete(logins: Logins, mart: str) -> None:
+    refused(logins.analyst, f"DELETE FROM {mart}")
+
+
+def test_analyst_cannot_truncate(logins: Logins, mart: str) -> None:
+    refused(logins.analyst, f"TRUNCATE {mart}")
+
+
+def test_analyst_cannot_drop(logins: Logins, mart: str) -> None:
+    refused(logins.analyst, f"DROP TABLE {mart}")
+
+
+def test_analyst_cannot_alter(logins: Logins, mart: str) -> None:
+    refused(logins.analyst, f"ALTER TABLE {mart} ADD COLUMN note text")
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_analyst_cannot_create_in_any_schema(logins: Logins, schema: str) -> None:
+    refused(logins.analyst, f"CREATE TABLE {schema}.scratch (x int)")
+
+
+def test_analyst_cannot_create_temporary_tables(logins: Logins) -> None:
+    refused(logins.analyst, "CREATE TEMPORARY TABLE scratch (x int)")
+
+
+def test_analyst_cannot_create_schemas(logins: Logins) -> None:
+    refused(logins.analyst, "CREATE SCHEMA scratch")
+
+
+def test_analyst_cannot_read_raw(logins: Logins) -> None:
+    refused(logins.analyst, "SELECT * FROM raw.load_ledger")
+
+
+def test_analyst_cannot_read_staging(logins: Logins) -> None:
+    execute(logins.transformer, "CREATE VIEW staging.stg_assets AS SELECT 1 AS asset_id")
+
+    refused(logins.analyst, "SELECT * FROM staging.stg_assets")
+
+
+def test_analyst_cannot_write_raw(logins: Logins) -> None:
+    refused(logins.analyst, "DELETE FROM raw.load_ledger")
+
+
+# --- the loader: raw only -----------------------------------------------------------------
+
+def test_loader_loads_and_replaces_files(logins: Logins, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    generate_dumps(data_dir, rows=2_000, seed=5, files=2)
+    settings = Settings(target="postgres", data_dir=data_dir, pg_dsn=logins.loader)
+
+    first = load_directory(settings)
+    # A changed file replaces its load: the old partition is dropped, a new one attached.
+    generate_dumps(data_dir, rows=3_000, seed=6, files=2)
+    second = load_directory(settings)
+
+    assert [result.status for result in first] == ["loaded"] * 4
+    assert [result.status for result in second] == ["loaded"] * 4
+    read, rejected = execute(logins.admin, "SELECT (SELECT count(*) FROM raw.measurements), "
+                                           "(SELECT count(*) FROM raw.rejected_rows WHERE file_kind = 'measurements')")[0]
+    assert read + rejected == 3_000
+    owners = execute(logins.admin, "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'raw' "
+                                   "AND tablename LIKE 'measurements_load_%'")
+    assert owners == [("warehouse_loader",)]
+
+
+def test_loader_finds_no_migration_to_apply(logins: Logins) -> None:
+    with PostgresSink(logins.loader) as sink:
+        assert sink.migrate() == []
+
+
+def test_loader_cannot_write_analytics(logins: Logins, mart: str) -> None:
+    refused(logins.loader, f"INSERT INTO {mart} VALUES (2, 'UW Grynau')")
+
+
+def test_loader_cannot_drop_analytics(logins: Logins, mart: str) -> None:
+    refused(logins.loader, f"DROP TABLE {mart}")
+
+
+@pytest.mark.parametrize("schema", ["staging", "analytics", "public"])
+def test_loader_cannot_create_outside_raw(logins: Logins, schema: str) -> None:
+    refused(logins.loader, f"CREATE TABLE {schema}.scratch (x int)")
+
+
+def test_loader_cannot_rewrite_the_migration_history(logins: Logins) -> None:
+    refused(logins.loader, "DELETE FROM raw.schema_migrations")
+
+
+# --- the transformer: read raw, build staging and analytics -------------------------------
+
+def test_transformer_builds_analytics_from_raw(logins: Logins) -> None:
+    execute(logins.admin, "INSERT INTO raw.assets VALUES (1, 47.5, 8.2, 'UW Beznau', 1, 'assets.json', 2, now())")
+
+    execute(logins.transformer, "CREATE VIEW staging.stg_assets AS SELECT asset_id, descri FROM raw.assets; "
+                                "CREATE TABLE analytics.assets AS SELECT * FROM staging.stg_assets; "
+                                "CREATE TEMPORARY TABLE scratch AS SELECT 1 AS x")
+
+    assert execute(logins.analyst, "SELECT asset_id, descri FROM analytics.assets") == [(1, "UW Beznau")]
+
+
+def test_transformer_cannot_write_raw(logins: Logins) -> None:
+    refused(logins.transformer, "DELETE FROM raw.assets")
+
+
+# --- migrations and init script ---------------------------------------------------------
+
+def test_migrations_run_twice_without_change(logins: Logins) -> None:
+    def catalog() -> list[tuple]:
+        return execute(logins.admin, """
+            SELECT 'migration', version || ':' || checksum FROM raw.schema_migrations
+            UNION ALL SELECT 'relation', c.oid::regclass::text || ' ' || pg_get_userbyid(c.relowner) || ' '
+                                         || coalesce(c.relacl::text, '')
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname IN ('raw', 'staging', 'analytics')
+            UNION ALL SELECT 'schema', nspname || ' ' || coalesce(nspacl::text, '') FROM pg_namespace
+            UNION ALL SELECT 'default', defaclrole::regrole::text || ' ' || defaclacl::text FROM pg_default_acl
+            ORDER BY 1, 2""")
+
+    before = catalog()
+    with PostgresSink(logins.admin) as sink:
+        applied = sink.migrate()
+
+    assert applied == []
+    assert catalog() == before
+
+
+def test_init_script_runs_twice(pg_server_dsn: str, logins: Logins) -> None:
+    users = {kind: conninfo_to_dict(getattr(logins, kind))["user"] for kind in ("loader", "transformer", "analyst")}
+    dbname = conninfo_to_dict(logins.admin)["dbname"]
+
+    run_init_script(pg_server_dsn, users=users, databases=[dbname])
+
+    assert execute(logins.loader, "SELECT current_user, session_user") == [("warehouse_loader", users["loader"])]
+    assert execute(logins.analyst, "SELECT current_user") == [(users["analyst"],)]
