@@ -1,0 +1,42 @@
+{#
+  Time helpers that read the same on PostgreSQL and DuckDB.
+#}
+
+{# The IANA zone the source timestamps are written in: var `source_timezone`, else WAREHOUSE_SOURCE_TIMEZONE, else UTC. #}
+{% macro source_timezone() -%}
+    {%- set zone = var('source_timezone', '') or env_var('WAREHOUSE_SOURCE_TIMEZONE', 'UTC') -%}
+    {%- if not modules.re.fullmatch('[A-Za-z0-9_+/-]+', zone) -%}
+        {{ exceptions.raise_compiler_error("source time zone " ~ zone ~ " is not an IANA zone name such as Europe/Zurich") }}
+    {%- endif -%}
+    {{- return(zone) -}}
+{%- endmacro %}
+
+{#
+  A naive local timestamp in the source zone -> naive UTC timestamp. Both warehouses
+  resolve the DST edges alike: a repeated local hour (autumn) is read as standard time,
+  the later of the two instants; a skipped local hour (spring) with the offset before
+  the change. PostgreSQL has the zone database built in; DuckDB's comes from its ICU
+  extension, which the duckdb wheel has statically linked (no download at run time).
+#}
+{% macro to_utc(column, zone=none) -%}
+    {%- set zone = zone or source_timezone() -%}
+    {%- if zone | upper in ('UTC', 'ETC/UTC') -%}
+        {{ column }}
+    {%- else -%}
+        (({{ column }}) at time zone '{{ zone }}') at time zone 'UTC'
+    {%- endif -%}
+{%- endmacro %}
+
+{# Seconds (with fraction) from timestamp `start` to timestamp `finish`, as a double. #}
+{% macro seconds_between(start, finish) -%}
+    {{ return(adapter.dispatch('seconds_between')(start, finish)) }}
+{%- endmacro %}
+
+{% macro default__seconds_between(start, finish) -%}
+    cast(extract(epoch from ({{ finish }}) - ({{ start }})) as double precision)
+{%- endmacro %}
+
+{% macro duckdb__seconds_between(start, finish) -%}
+    (cast(epoch_us({{ finish }}) - epoch_us({{ start }}) as double) / 1000000.0)
+{%- endmacro %}
+

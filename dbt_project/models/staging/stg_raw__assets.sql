@@ -1,0 +1,36 @@
+-- One row per asset. raw.assets keeps every row of every current assets file; when an
+-- asset id appears more than once, the row from the most recent load wins, then the
+-- later line of the file (the same rule as for measurements).
+with source as (
+
+    select * from {{ source('raw', 'assets') }}
+
+),
+
+ranked as (
+
+    select
+        asset_id,
+        trim(descri) as asset_name,
+        latitude,
+        longitude,
+        load_id,
+        source_file,
+        line_number,
+        row_number() over (partition by asset_id order by load_id desc, line_number desc) as version_rank,
+        count(*) over (partition by asset_id) - 1 as duplicates_dropped
+    from source
+
+)
+
+select
+    cast(asset_id as bigint) as asset_id,
+    cast(asset_name as {{ dbt.type_string() }}) as asset_name,
+    cast(latitude as double precision) as latitude,
+    cast(longitude as double precision) as longitude,
+    cast(duplicates_dropped as bigint) as duplicates_dropped,
+    cast(load_id as bigint) as load_id,
+    source_file,
+    cast(line_number as bigint) as line_number
+from ranked
+where version_rank = 1
