@@ -107,12 +107,16 @@ def _run_job_and_report(settings: Settings, job_name: str, run_config: dict | No
     """Run a Dagster job in this process, print what it did, exit 1 unless all went well."""
     import contextlib
 
+    from orchestration.defs.transform.project import DbtParseError
     from orchestration.runs import print_run_report, run_job
     from warehouse.console import console
 
     # dbt's own output is progress: to stderr, leaving stdout to the report.
-    with contextlib.redirect_stdout(sys.stderr):
-        report = run_job(settings, job_name, run_config=run_config)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            report = run_job(settings, job_name, run_config=run_config)
+    except DbtParseError as error:
+        raise click.ClickException(str(error)) from None
     print_run_report(report, console)
     if not report.ok:
         sys.exit(1)
@@ -156,7 +160,6 @@ def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
     `warehouse run`, so runs started there show here too.
     """
     import os
-    import subprocess
 
     from orchestration.defs.transform.project import prepare_manifest
     from orchestration.instance import prepare_dagster_home, write_workspace
@@ -171,11 +174,10 @@ def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
         env["WAREHOUSE_TARGET"] = target
     command = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(write_workspace(home)),
                "-h", host, "-p", str(port)]
-    click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']}); Ctrl-C stops it")
-    try:
-        sys.exit(subprocess.run(command, env=env, check=False).returncode)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']}); Ctrl-C stops it",
+               err=True)
+    # Become `dagster dev`, so Ctrl-C and SIGTERM reach it and it stops its own children.
+    os.execve(command[0], command, env)
 
 
 @main.command()

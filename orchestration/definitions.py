@@ -1,0 +1,28 @@
+"""The gridwarehouse code location: collects each concern's definitions, nothing more.
+
+    ingest/      dump files -> raw tables (loaders), ledger checks
+    transform/   raw -> staging -> analytics (dbt), dbt tests as checks, mart freshness
+    automation/  refresh and reseed jobs, the schedule, the data-folder sensor
+    alerts/      failed runs recorded and posted
+"""
+
+import dagster as dg
+
+from orchestration.defs import alerts, automation, ingest, transform
+from warehouse.settings import Settings, load_settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    return dg.Definitions.merge(
+        ingest.definitions(),
+        transform.definitions(settings),
+        automation.definitions(settings),
+        alerts.definitions(settings),
+        # Steps are few and long; one process spares each a re-import of Dagster and dbt.
+        dg.Definitions(resources={"settings": settings}, executor=dg.in_process_executor),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(load_settings())

@@ -1,0 +1,114 @@
+"""Starts `refresh` when a dump file in the data folder is new or has changed.
+
+The cursor holds each file's checksum, so an unchanged folder never starts a run, and
+its size and modification time, so a file is only hashed again when those move
+(production dumps are gigabytes; the sensor looks every few seconds).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.defs.automation.jobs import refresh_job, writer_run_in_flight
+from warehouse.settings import Settings
+
+
+@dataclass(frozen=True)
+class DumpFile:
+    size_bytes: int
+    mtime_ns: int
+    sha256: str
+
+
+@dataclass
+class FolderState:
+    """The dump files of the data folder by name, and how many runs the sensor asked for."""
+
+    files: dict[str, DumpFile] = field(default_factory=dict)
+    requests: int = 0
+
+    @classmethod
+    def from_cursor(cls, cursor: str | None) -> FolderState:
+        if not cursor:
+            return cls()
+        data = json.loads(cursor)
+        return cls({name: DumpFile(*values) for name, values in data["files"].items()}, data["requests"])
+
+    def to_cursor(self) -> str:
+        files = {name: [dump.size_bytes, dump.mtime_ns, dump.sha256] for name, dump in self.files.items()}
+        return json.dumps({"files": files, "requests": self.requests}, sort_keys=True)
+
+    def changed_since(self, previous: FolderState) -> list[str]:
+        """Files that are new or whose content differs (removed files start nothing)."""
+        return sorted(name for name, dump in self.files.items()
+                      if name not in previous.files or previous.files[name].sha256 != dump.sha256)
+
+
+def dump_paths(data_dir: Path) -> list[Path]:
+    """The files the loaders would read, by the loaders' own naming rules."""
+    from loaders.sources import assets, measurements, signals
+
+    named = [data_dir / assets.FILE_NAME, data_dir / signals.FILE_NAME]
+    return [path for path in (*named, *sorted(data_dir.glob(measurements.FILE_GLOB))) if path.is_file()]
+
+
+def scan(data_dir: Path, previous: FolderState) -> FolderState:
+    """The folder as it is now, hashing only files whose size or mtime moved."""
+    from loaders.ledger import SourceFile
+
+    files = {}
+    for path in dump_paths(data_dir):
+        stat = path.stat()
+        known = previous.files.get(path.name)
+        if known and (known.size_bytes, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            files[path.name] = known
+        else:
+            # The kind does not matter for a checksum; SourceFile hashes in 4 MiB chunks.
+            files[path.name] = DumpFile(stat.st_size, stat.st_mtime_ns,
+                                        SourceFile.fingerprint(path, "measurements").sha256)
+    return FolderState(files, previous.requests)
+
+
+def evaluate(context: dg.SensorEvaluationContext, data_dir: Path) -> dg.SensorResult:
+    """One sensor tick: a run request for new or changed dumps, else a reason to skip."""
+    if not data_dir.is_dir():
+        return dg.SensorResult(skip_reason=f"data folder {data_dir} does not exist")
+    previous = FolderState.from_cursor(context.cursor)
+    current = scan(data_dir, previous)
+    changed = current.changed_since(previous)
+    if not changed:
+        return dg.SensorResult(skip_reason="no new or changed dump files", cursor=current.to_cursor())
+    busy = writer_run_in_flight(context.instance)
+    if busy:
+        # Keep the old cursor: the next tick after that run sees the change again.
+        return dg.SensorResult(skip_reason=f"{', '.join(changed)} changed; waiting for run {busy} to finish")
+    current.requests += 1
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(
+            run_key=f"dumps-{current.requests}",
+            tags={"gridwarehouse/trigger": "dump_sensor",
+                  "gridwarehouse/changed_files": ", ".join(changed)[:250]},
+        )],
+        cursor=current.to_cursor(),
+    )
+
+
+def dump_sensor(settings: Settings) -> dg.SensorDefinition:
+    status = dg.DefaultSensorStatus.RUNNING if settings.automation_enabled else dg.DefaultSensorStatus.STOPPED
+
+    @dg.sensor(
+        name="new_dump_sensor",
+        job=refresh_job,
+        minimum_interval_seconds=settings.dump_sensor_interval_seconds,
+        default_status=status,
+        description=f"Starts `refresh` when a dump in {settings.data_path} is new or changed "
+                    "(by checksum); an unchanged folder starts nothing.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        return evaluate(context, settings.data_path)
+
+    return _sensor

@@ -1,0 +1,56 @@
+"""The two jobs that write the warehouse: `refresh` (incremental) and `reseed` (from scratch).
+
+Both select the whole graph (raw tables, dbt models, every check) and run in one
+process: steps are few and long, and each step of a multiprocess run would re-import
+Dagster, dbt and Polars. Both carry the writer tag the run queue admits one run of.
+"""
+
+import dagster as dg
+
+from orchestration.defs.warehouse_access import WRITER_RUN_TAGS
+
+RAW_STEP = "raw_tables"
+DBT_STEP = "dbt_models"
+
+refresh_job = dg.define_asset_job(
+    name="refresh",
+    selection=dg.AssetSelection.all(),
+    description="Load new or changed dump files into the raw tables, then build the dbt models "
+                "incrementally and run every check.",
+    executor_def=dg.in_process_executor,
+    tags=WRITER_RUN_TAGS,
+)
+
+
+def _reseed_run_config(values: dict) -> dict:
+    return {"ops": {
+        RAW_STEP: {"config": {"reseed": True, "confirm": values["confirm"]}},
+        DBT_STEP: {"config": {"full_refresh": True}},
+    }}
+
+
+reseed_job = dg.define_asset_job(
+    name="reseed",
+    selection=dg.AssetSelection.all(),
+    description="Empty the raw tables and the load ledger, reload every dump file, and rebuild "
+                "every dbt model from scratch (--full-refresh). Asks for `confirm: true`.",
+    executor_def=dg.in_process_executor,
+    tags=WRITER_RUN_TAGS,
+    config=dg.ConfigMapping(
+        config_schema={"confirm": dg.Field(
+            bool, description="Set to true to empty the raw tables and rebuild everything.")},
+        config_fn=_reseed_run_config,
+    ),
+)
+
+JOBS = [refresh_job, reseed_job]
+
+
+def writer_run_in_flight(instance: dg.DagsterInstance) -> str | None:
+    """The id of a queued or running warehouse-writing run, if there is one."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(tags=WRITER_RUN_TAGS, statuses=[
+            dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+            dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]),
+        limit=1)
+    return runs[0].run_id if runs else None

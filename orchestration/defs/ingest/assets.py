@@ -1,0 +1,152 @@
+"""The raw tables as Dagster assets, produced by the loaders in one step.
+
+One asset per raw table, keyed exactly as dbt names its sources (`raw/assets`, ...), so
+the UI draws a single lineage graph from the dump files to the marts. The step calls
+`loaders.pipeline.load_directory`; every materialization carries what that load did.
+"""
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from orchestration.defs.ingest.ledger_queries import current_rows_by_kind, rejected_rows_total
+from orchestration.defs.table_metadata import Relation, describe, markdown_table
+from orchestration.defs.warehouse_access import WAREHOUSE_POOL, retrying_transient_errors
+from warehouse.settings import Settings
+
+if TYPE_CHECKING:
+    from loaders.pipeline import FileLoadResult
+
+# Raw table per file kind, and the two bookkeeping tables every load writes to.
+DATA_TABLES = {"assets": "assets", "signals": "signals", "measurements": "measurements"}
+RAW_KEYS = {name: dg.AssetKey(["raw", name])
+            for name in (*DATA_TABLES.values(), "rejected_rows", "load_ledger")}
+KIND_OF_KEY = {RAW_KEYS[table]: kind for kind, table in DATA_TABLES.items()}
+
+DESCRIPTIONS = {
+    "assets": "Substations from assets.json, typed, one row per record, with load lineage.",
+    "signals": "Measurement channels from signal.json, typed, with load lineage.",
+    "measurements": "Readings from every measurements*.csv dump, typed, with load lineage.",
+    "rejected_rows": "Every row a loader refused, with its file, line, raw text and reason.",
+    "load_ledger": "One row per attempt to load a file: checksum, counts, status, error.",
+}
+PROGRESS_LOG_SECONDS = 10.0
+
+
+class IngestConfig(dg.Config):
+    """Launchpad config of the raw-table step (the `reseed` job fills it in)."""
+
+    reseed: bool = False
+    """Empty the raw tables and the ledger first, so every file is read again."""
+    confirm: bool = False
+    """Must be true for a reseed: it deletes every raw row before reloading."""
+
+
+@dg.multi_asset(
+    name="raw_tables",
+    specs=[
+        dg.AssetSpec(key, group_name="raw", description=DESCRIPTIONS[key.path[-1]],
+                     kinds={"python", "polars"}, skippable=True,
+                     metadata={"dagster/table_name": f"raw.{key.path[-1]}"})
+        for key in RAW_KEYS.values()
+    ],
+    can_subset=True,
+    pool=WAREHOUSE_POOL,
+)
+def raw_tables(
+    context: dg.AssetExecutionContext, config: IngestConfig, settings: dg.ResourceParam[Settings]
+) -> Iterator[dg.MaterializeResult]:
+    """Load new or changed dump files from the data folder (all of them on a reseed)."""
+    from loaders.pipeline import load_directory, reset_raw
+
+    selected = context.selected_asset_keys
+    # The bookkeeping tables change with any load; a selection of only them loads everything.
+    kinds = [KIND_OF_KEY[key] for key in selected if key in KIND_OF_KEY] or list(DATA_TABLES)
+    with retrying_transient_errors(context):
+        if config.reseed:
+            if not config.confirm:
+                raise dg.Failure("a reseed deletes every raw row and the ledger before reloading; "
+                                 "launch it with `confirm: true` in its run config", allow_retries=False)
+            context.log.warning("reseed: emptying the raw tables and the load ledger")
+            reset_raw(settings)
+        results = load_directory(settings, kinds=kinds, progress=_progress_logger(context))
+
+    for result in results:
+        context.log.info(f"{result.source_file}: {result.status}, {result.rows_loaded:,} loaded, "
+                         f"{result.rows_rejected:,} rejected in {result.seconds:.1f} s")
+    yield from _materializations(settings, selected, results)
+
+    failed = [result for result in results if result.status == "failed"]
+    if failed:
+        # The other files are loaded and reported above; the step still fails, so the
+        # operator (and the failure sensor) sees which file and why.
+        raise dg.Failure(
+            description="could not load " + "; ".join(f"{r.source_file}: {r.error}" for r in failed),
+            metadata={"failed_files": [r.source_file for r in failed]},
+            allow_retries=False,
+        )
+
+
+def _materializations(
+    settings: Settings, selected: Sequence[dg.AssetKey], results: Sequence["FileLoadResult"]
+) -> Iterator[dg.MaterializeResult]:
+    from loaders.sinks import open_sink
+
+    with open_sink(settings) as sink:
+        table_rows = current_rows_by_kind(sink)
+        for key in RAW_KEYS.values():
+            if key not in selected:
+                continue
+            table = key.path[-1]
+            relation = Relation("raw", table)
+            if key in KIND_OF_KEY:
+                kind = KIND_OF_KEY[key]
+                mine = [result for result in results if result.file_kind == kind]
+                metadata = {**load_metadata(mine), **describe(sink, relation, rows=table_rows.get(kind, 0))}
+            elif table == "rejected_rows":
+                metadata = {"rows_rejected": sum(r.rows_rejected for r in results),
+                            **describe(sink, relation, rows=rejected_rows_total(sink))}
+            else:
+                metadata = {**load_metadata(results), **describe(sink, relation)}
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+
+
+def load_metadata(results: Sequence["FileLoadResult"]) -> dict[str, Any]:
+    """What this run's load did for a set of files: counts, speed and the files themselves.
+
+    Plain numbers, so the UI plots them over runs.
+    """
+    loaded = [result for result in results if result.status == "loaded"]
+    rows_read = sum(result.rows_read for result in loaded)
+    seconds = sum(result.seconds for result in loaded)
+    files = markdown_table(
+        ("file", "status", "rows loaded", "rows rejected", "seconds", "bytes", "sha256"),
+        [(r.source_file, r.status, f"{r.rows_loaded:,}", f"{r.rows_rejected:,}", f"{r.seconds:.2f}",
+          f"{r.size_bytes:,}", r.sha256) for r in results],
+    )
+    return {
+        "rows_read": rows_read,
+        "rows_loaded": sum(result.rows_loaded for result in loaded),
+        "rows_rejected": sum(result.rows_rejected for result in loaded),
+        "rows_per_second": round(rows_read / seconds, 1) if seconds > 0 else 0.0,
+        "files_loaded": len(loaded),
+        "files_skipped": sum(result.status == "skipped" for result in results),
+        "files_failed": sum(result.status == "failed" for result in results),
+        "files": dg.MetadataValue.md(files if results else "_no dump files of this kind_"),
+    }
+
+
+def _progress_logger(context: dg.AssetExecutionContext):
+    last_logged = time.monotonic()
+
+    def log_progress(source_file: str, rows_read: int, seconds: float) -> None:
+        nonlocal last_logged
+        if time.monotonic() - last_logged < PROGRESS_LOG_SECONDS:
+            return
+        last_logged = time.monotonic()
+        rate = rows_read / seconds if seconds > 0 else 0.0
+        context.log.info(f"{source_file}: {rows_read:,} rows read, {rate:,.0f} rows/s")
+
+    return log_progress

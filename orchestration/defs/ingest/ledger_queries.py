@@ -1,0 +1,88 @@
+"""Questions the Dagster checks and metadata ask of the load ledger, in SQL both warehouses run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loaders.sinks.base import WarehouseSink
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One load whose rows in a table differ from what its ledger row says."""
+
+    load_id: int
+    expected: int | None  # None: rows of a load the ledger does not list as current
+    found: int
+
+
+@dataclass(frozen=True)
+class RejectedShare:
+    rows_read: int
+    rows_rejected: int
+
+    @property
+    def share(self) -> float:
+        return self.rows_rejected / self.rows_read if self.rows_read else 0.0
+
+
+def current_rows_by_kind(sink: WarehouseSink) -> dict[str, int]:
+    """Rows each raw data table holds according to the ledger's current loads."""
+    rows = sink.execute("SELECT file_kind, sum(rows_loaded) FROM raw.load_ledger "
+                        "WHERE status = 'loaded' GROUP BY file_kind")
+    return {kind: int(total or 0) for kind, total in rows}
+
+
+def rejected_rows_total(sink: WarehouseSink) -> int:
+    rows = sink.execute("SELECT sum(rows_rejected) FROM raw.load_ledger WHERE status = 'loaded'")
+    return int(rows[0][0] or 0)
+
+
+def mismatches(sink: WarehouseSink, table: str, kind: str | None) -> list[Mismatch]:
+    """Loads whose row count in `raw.<table>` disagrees with the ledger.
+
+    For a data table the ledger's `rows_loaded` of the kind's current loads; for
+    `rejected_rows` (kind None) the `rows_rejected` of every current load. Rows of a
+    load that is not current (replaced, failed, unknown) are mismatches too.
+    """
+    expected_column, kind_filter, params = (
+        ("rows_rejected", "", ()) if kind is None else ("rows_loaded", "AND file_kind = ?", (kind,)))
+    rows = sink.execute(
+        f"""
+        WITH expected AS (
+            SELECT load_id, {expected_column} AS n FROM raw.load_ledger
+            WHERE status = 'loaded' {kind_filter}
+        ), found AS (
+            SELECT load_id, count(*) AS n FROM raw.{table} GROUP BY load_id
+        )
+        SELECT coalesce(e.load_id, f.load_id), e.n, coalesce(f.n, 0)
+        FROM expected e FULL OUTER JOIN found f ON f.load_id = e.load_id
+        WHERE e.n IS NULL OR e.n <> coalesce(f.n, 0)
+        ORDER BY 1
+        """, params)
+    return [Mismatch(int(load_id), None if expected is None else int(expected), int(found))
+            for load_id, expected, found in rows]
+
+
+def current_load_count(sink: WarehouseSink, kind: str | None) -> int:
+    if kind is None:
+        return int(sink.execute("SELECT count(*) FROM raw.load_ledger WHERE status = 'loaded'")[0][0])
+    return int(sink.execute("SELECT count(*) FROM raw.load_ledger WHERE status = 'loaded' AND file_kind = ?",
+                            (kind,))[0][0])
+
+
+def rejected_share(sink: WarehouseSink, kind: str) -> RejectedShare:
+    rows = sink.execute("SELECT sum(rows_read), sum(rows_rejected) FROM raw.load_ledger "
+                        "WHERE status = 'loaded' AND file_kind = ?", (kind,))
+    read, rejected = rows[0]
+    return RejectedShare(int(read or 0), int(rejected or 0))
+
+
+def top_reject_reasons(sink: WarehouseSink, kind: str, limit: int = 5) -> list[tuple[str, int]]:
+    rows = sink.execute(
+        "SELECT r.reason, count(*) FROM raw.rejected_rows r "
+        "JOIN raw.load_ledger l ON l.load_id = r.load_id AND l.status = 'loaded' "
+        "WHERE r.file_kind = ? GROUP BY r.reason ORDER BY count(*) DESC, r.reason LIMIT ?", (kind, limit))
+    return [(str(reason), int(count)) for reason, count in rows]

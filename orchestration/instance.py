@@ -1,0 +1,50 @@
+"""The Dagster instance the warehouse's runs are recorded in: DAGSTER_HOME under .state.
+
+`warehouse run` and `warehouse ui` share it, so a run started from the terminal shows in
+the UI's run history and both obey the same run queue and concurrency pools.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
+    from warehouse.settings import Settings
+
+INSTANCE_CONFIG = Path(__file__).resolve().parent / "dagster.yaml"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCATION_NAME = "gridwarehouse"
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """Create DAGSTER_HOME with the project's dagster.yaml in it; return its path."""
+    home = settings.dagster_home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    wanted = INSTANCE_CONFIG.read_text(encoding="utf-8")
+    config = home / "dagster.yaml"
+    if not config.exists() or config.read_text(encoding="utf-8") != wanted:
+        config.write_text(wanted, encoding="utf-8")
+    return home
+
+
+def write_workspace(home: Path) -> Path:
+    """The workspace `dagster dev` loads: this project's code location, named gridwarehouse."""
+    workspace = home / "workspace.yaml"
+    workspace.write_text(
+        "# Written by `warehouse ui`: the code location of this checkout.\n"
+        "load_from:\n"
+        "  - python_module:\n"
+        "      module_name: orchestration.definitions\n"
+        f"      location_name: {LOCATION_NAME}\n"
+        f"      working_directory: {PROJECT_ROOT}\n",
+        encoding="utf-8")
+    return workspace
+
+
+def open_instance(settings: Settings) -> DagsterInstance:
+    from dagster import DagsterInstance
+
+    return DagsterInstance.from_config(str(prepare_dagster_home(settings)))

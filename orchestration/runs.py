@@ -1,0 +1,133 @@
+"""Running a job in this process and telling what it did (`warehouse run`, `warehouse reseed`).
+
+The run is recorded in the warehouse's Dagster instance like one launched from the UI;
+the report lists each materialized asset with its rows and every check's outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+    from rich.console import Console
+
+    from warehouse.settings import Settings
+
+
+@dataclass(frozen=True)
+class AssetOutcome:
+    asset: str
+    row_count: int | None
+    rows_loaded: int | None
+    rows_rejected: int | None
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    asset: str
+    check: str
+    passed: bool
+    severity: str  # ERROR or WARN: what a failure of this check means
+
+    @property
+    def state(self) -> str:
+        if self.passed:
+            return "passed"
+        return "warned" if self.severity == "WARN" else "failed"
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    step: str
+    error: str
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    job_name: str
+    success: bool
+    seconds: float
+    assets: list[AssetOutcome] = field(default_factory=list)
+    checks: list[CheckOutcome] = field(default_factory=list)
+    step_failures: list[StepFailure] = field(default_factory=list)
+
+    def count(self, state: str) -> int:
+        return sum(check.state == state for check in self.checks)
+
+    @property
+    def ok(self) -> bool:
+        """The run succeeded and no error-severity check failed."""
+        return self.success and self.count("failed") == 0
+
+
+def run_job(settings: Settings, job_name: str, *, run_config: Mapping[str, Any] | None = None,
+            instance: DagsterInstance | None = None, tags: Mapping[str, str] | None = None) -> RunReport:
+    """Execute one of the code location's jobs in this process and report on it."""
+    from orchestration.definitions import build_definitions
+    from orchestration.instance import open_instance
+
+    import dagster as dg
+
+    job = build_definitions(settings).resolve_job_def(job_name)
+    # The terminal gets Dagster's INFO lines; the run's event log keeps everything.
+    job = job.with_logger_defs({"console": dg.colored_console_logger.configured({"log_level": "INFO"})})
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        run_config=dict(run_config or {}), instance=instance or open_instance(settings),
+        raise_on_error=False, tags=dict(tags or {}))
+    return report_of(result, job_name, time.perf_counter() - started)
+
+
+def report_of(result: Any, job_name: str, seconds: float) -> RunReport:
+    """A RunReport from an ExecuteInProcessResult."""
+    report = RunReport(result.run_id, job_name, result.success, seconds)
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        metadata = {key: value.value for key, value in materialization.metadata.items()}
+        report.assets.append(AssetOutcome(
+            materialization.asset_key.to_user_string(), metadata.get("dagster/row_count"),
+            metadata.get("rows_loaded"), metadata.get("rows_rejected")))
+    for evaluation in result.get_asset_check_evaluations():
+        report.checks.append(CheckOutcome(
+            evaluation.asset_key.to_user_string(), evaluation.check_name, evaluation.passed,
+            evaluation.severity.value))
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        message = error.message.strip() if error else event.message
+        report.step_failures.append(StepFailure(event.step_key, message))
+    return report
+
+
+def print_run_report(report: RunReport, console: Console) -> None:
+    from rich.table import Table
+
+    assets = Table(title=f"{report.job_name}: assets", title_justify="left")
+    for column in ("asset", "rows", "loaded", "rejected"):
+        assets.add_column(column, justify="left" if column == "asset" else "right")
+    for outcome in sorted(report.assets, key=lambda outcome: outcome.asset):
+        assets.add_row(outcome.asset, *(f"{value:,}" if isinstance(value, int) else ""
+                                         for value in (outcome.row_count, outcome.rows_loaded,
+                                                       outcome.rows_rejected)))
+    console.print(assets)
+
+    not_passed = [check for check in report.checks if not check.passed]
+    if not_passed:
+        checks = Table(title="checks not passed", title_justify="left")
+        for column in ("asset", "check", "outcome"):
+            checks.add_column(column)
+        styles = {"warned": "yellow", "failed": "bold red"}
+        for check in sorted(not_passed, key=lambda check: (check.state, check.asset, check.check)):
+            checks.add_row(check.asset, check.check, f"[{styles[check.state]}]{check.state}[/]")
+        console.print(checks)
+    console.print(f"checks: [green]{report.count('passed')} passed[/], "
+                  f"[yellow]{report.count('warned')} warned[/], "
+                  f"[{'bold red' if report.count('failed') else 'green'}]{report.count('failed')} failed[/]")
+    for failure in report.step_failures:
+        console.print(f"[bold red]step {failure.step} failed[/]: {failure.error}")
+    outcome = "[green]succeeded[/]" if report.success else "[bold red]failed[/]"
+    console.print(f"run {report.run_id} ({report.job_name}) {outcome} in {report.seconds:.1f} s")
