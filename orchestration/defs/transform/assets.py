@@ -83,13 +83,15 @@ def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
                 invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_path)
             events = list(invocation.stream())
             error = invocation.get_error()
-        if error is not None and is_transient_message(str(error)):
+        if error is None:
+            # Its events are read; a failed build keeps its artifacts and dbt.log to look at.
+            shutil.rmtree(target_path, ignore_errors=True)
+        elif is_transient_message(str(error)):
             raise retry_later(context, error) from error
         yield from with_table_metadata(settings, events, relations)
         if error is not None:
             context.log.error(f"dbt's artifacts and log of this build: {target_path}")
             raise error
-        shutil.rmtree(target_path, ignore_errors=True)
 
     return dbt_models
 
