@@ -6,6 +6,7 @@ the UI's run history and both obey the same run queue and concurrency pools.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,14 @@ def write_workspace(home: Path) -> Path:
 
 
 def open_instance(settings: Settings) -> DagsterInstance:
+    """The deployment's instance where DAGSTER_HOME is set, else the project's under .state.
+
+    In the compose deployment DAGSTER_HOME names the shared instance (PostgreSQL storage):
+    `warehouse reseed` run in a container must be recorded where the UI and the
+    concurrency pools look, not in a private SQLite instance.
+    """
     from dagster import DagsterInstance
 
+    if os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()
     return DagsterInstance.from_config(str(prepare_dagster_home(settings)))
