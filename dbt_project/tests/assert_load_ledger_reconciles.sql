@@ -2,23 +2,36 @@
 -- rows_loaded = its rows in the raw table and rows_rejected = its rows in
 -- raw.rejected_rows; and raw holds no row of a load that is not current ('replaced'
 -- loads have their rows deleted, 'failed' ones never commit any).
+-- On a refresh (macros/check_scope.sql) only the loads this run added or removed are
+-- checked; on PostgreSQL their literal ids reach just their partitions.
 {{ config(severity='error') }}
+{%- set scoped = check_scope_is_batch() %}
+{%- if scoped %}
+{%- set added = batch_load_ids('added') %}
+{%- set in_batch = in_list('load_id', added + batch_load_ids('removed')) %}
+{%- endif %}
 
 with ledger as (
 
     select load_id, source_file, file_kind, rows_loaded, rows_rejected
     from {{ source('raw', 'load_ledger') }}
     where status = 'loaded'
+    {%- if scoped %}
+      and {{ in_list('load_id', added) }}
+    {%- endif %}
 
 ),
 
 raw_rows as (
 
-    select load_id, 'assets' as file_kind, count(*) as n from {{ source('raw', 'assets') }} group by load_id
+    select load_id, 'assets' as file_kind, count(*) as n from {{ source('raw', 'assets') }}
+    {%- if scoped %} where {{ in_batch }}{% endif %} group by load_id
     union all
-    select load_id, 'signals' as file_kind, count(*) as n from {{ source('raw', 'signals') }} group by load_id
+    select load_id, 'signals' as file_kind, count(*) as n from {{ source('raw', 'signals') }}
+    {%- if scoped %} where {{ in_batch }}{% endif %} group by load_id
     union all
-    select load_id, 'measurements' as file_kind, count(*) as n from {{ source('raw', 'measurements') }} group by load_id
+    select load_id, 'measurements' as file_kind, count(*) as n from {{ source('raw', 'measurements') }}
+    {%- if scoped %} where {{ in_batch }}{% endif %} group by load_id
 
 ),
 
@@ -26,6 +39,7 @@ rejected as (
 
     select load_id, count(*) as n
     from {{ source('raw', 'rejected_rows') }}
+    {%- if scoped %} where {{ in_batch }}{% endif %}
     group by load_id
 
 )

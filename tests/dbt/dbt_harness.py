@@ -138,7 +138,9 @@ class DbtWarehouse:
 
     def compiled_sql(self, model: str) -> str:
         path = self.workdir / "dbt-target" / "compiled" / "gridwarehouse" / "models"
-        return next(path.rglob(f"{model}.sql")).read_text()
+        # unit tests' fixtures are compiled under their YAML file's name: not the model
+        return next(found for found in path.rglob(f"{model}.sql")
+                    if not any(part.endswith(".yml") for part in found.parts)).read_text()
 
     def rows(self, statement: str) -> list[tuple]:
         if self.settings.target == "duckdb":

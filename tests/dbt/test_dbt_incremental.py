@@ -1,45 +1,82 @@
-"""Incremental runs give exactly the tables a full build gives: after a new dump (the
-fast path, which reads only the new load), and after a changed file or a changed signal
-catalogue (the rebuild path)."""
+"""Incremental runs give exactly the tables a full refresh gives, and recompute only what
+the new loads touched: after a new dump, a re-export of earlier days, a replaced file, a
+new signal, a signal removed, a changed plausible range, and a stuck stretch split and
+joined again. Each step is compared table for table with `--full-refresh` over the same
+raw data (same load ids)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dbt_harness import ANALYTICS_TABLES, SAMPLE_DUMPS, BuiltWarehouse, DbtWarehouse, new_warehouse
+from dbt_harness import ANALYTICS_TABLES, SAMPLE_DUMPS, BuiltWarehouse, DbtRun, DbtWarehouse, new_warehouse
 
 BOM = "\ufeff"
 ASSETS = '[{"AssetID": "1", "Latitude": "47.5568277613", "Longitude": "8.2338560914", "descri": "UW Beznau"}]\n'
-# Builds whose data tests and unit tests another build of the same test runs anyway.
+# Incremental runs run the data tests too (scoped to the batch); the full refresh that
+# each is compared with builds models only.
+NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
 MODELS_ONLY = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
-SIGNAL = (
-    '{{"SignalGId": "00000000-0000-4000-8000-00000000000{id}", "SignalId": "{id}", '
-    '"SignalName": "BEZOBF110BIRMENU_L1{id}", "AssetId": "1", "Unit": "kV"}}'
-)
+COMPARED_TABLES = (*ANALYTICS_TABLES, "staging.int_flat_runs")
 
 
-def write_signals(warehouse: DbtWarehouse, *ids: int) -> None:
-    (warehouse.data_dir / "signal.json").write_text(
-        "[" + ",\n".join(SIGNAL.format(id=i) for i in ids) + "]\n"
-    )
+def signal_record(signal_id: int, unit: str = "kV") -> str:
+    name = f"BEZOBF110BIRMENU_L{signal_id:02d}"
+    return (f'{{"SignalGId": "00000000-0000-4000-8000-0000000000{signal_id:02d}", "SignalId": "{signal_id}", '
+            f'"SignalName": "{name}", "AssetId": "1", "Unit": "{unit}"}}')
 
 
-def write_dump(warehouse: DbtWarehouse, name: str, *lines: str) -> None:
-    rows = ["Ts|SignalId|MeasurementValue", *lines]
-    (warehouse.data_dir / name).write_text(BOM + "\n".join(rows) + "\n", encoding="utf-8")
+def write_signals(warehouse: DbtWarehouse, *signals: int | tuple[int, str]) -> None:
+    records = [signal_record(*(s if isinstance(s, tuple) else (s,))) for s in signals]
+    (warehouse.data_dir / "signal.json").write_text("[" + ",\n".join(records) + "]\n")
 
 
-def reading(warehouse: DbtWarehouse, signal_id: int, measured_at: str) -> list[tuple]:
-    return warehouse.rows(
-        "select value, duplicates_dropped from analytics.measurements "
-        f"where signal_id = {signal_id} and measured_at = timestamp '{measured_at}'"
-    )
+def write_dump(warehouse: DbtWarehouse, name: str, readings: Iterable[tuple[int, datetime, float]]) -> None:
+    """A dump in the operator's dialect; times are Swiss local time (the harness's zone)."""
+    lines = ["Ts|SignalId|MeasurementValue"]
+    lines += [f"{at:%Y-%m-%d %H:%M:%S}.000|{signal}|{str(value).replace('.', ',')}"
+              for signal, at, value in readings]
+    (warehouse.data_dir / name).write_text(BOM + "\n".join(lines) + "\n", encoding="utf-8")
 
 
-def assert_same_tables(incremental: DbtWarehouse, full: DbtWarehouse) -> None:
-    for table in ANALYTICS_TABLES:
-        assert incremental.table(table) == full.table(table), table
+def every(signal: int, start: str, hours: float, step_minutes: int, value) -> list[tuple[int, datetime, float]]:
+    """Readings of one signal from `start` for `hours`, one every `step_minutes`; `value`
+    is a number (a stuck sensor) or a function of the reading's index."""
+    first = datetime.fromisoformat(start)
+    count = int(hours * 60 // step_minutes)
+    return [(signal, first + timedelta(minutes=step_minutes * i), value(i) if callable(value) else value)
+            for i in range(count)]
+
+
+def moving(i: int) -> float:
+    return round(110 + (i % 7) * 0.25, 2)
+
+
+def tables(warehouse: DbtWarehouse) -> dict[str, list[tuple]]:
+    return {name: warehouse.table(name) if "." not in name
+            else sorted(warehouse.rows(f"select * from {name}"), key=repr)
+            for name in COMPARED_TABLES}
+
+
+def batch_pairs(warehouse: DbtWarehouse) -> int:
+    return warehouse.scalar("select count(*) from refresh_state.batch_pairs")
+
+
+KEY_TEST = "unique_combination_of_columns_measurements_signal_id__measured_at"
+
+
+def refresh_equals_full_refresh(warehouse: DbtWarehouse) -> tuple[dict[str, list[tuple]], DbtRun]:
+    """Load the data folder, refresh incrementally (data tests included), and prove that a
+    full refresh of the same raw data gives the same tables. Returns them and the refresh."""
+    warehouse.load()
+    run = warehouse.dbt("build", *NO_UNIT_TESTS)
+    assert "refresh batch (incremental)" in run.output
+    incremental = tables(warehouse)
+    warehouse.dbt("build", "--full-refresh", *MODELS_ONLY)
+    assert tables(warehouse) == incremental
+    return incremental, run
 
 
 @pytest.fixture
@@ -63,78 +100,116 @@ def test_incremental_run_after_a_new_dump_equals_a_full_build(
         warehouse.load()
         run = warehouse.dbt("build")
 
-        # the fast path: only the new load (id 4) was read, no rebuild
-        assert "rebuilding" not in run.output
-        assert "load_id in (4)" in warehouse.compiled_sql("measurements")
-        assert "load_id in (4)" in warehouse.compiled_sql("measurements_hourly")
+        # only the loads with readings on the new dump's signal-days were read from raw
+        assert "1 loads added, 0 removed, 0 signals changed" in run.output
+        assert "load_id in (3, 4)" in warehouse.compiled_sql("measurements")
         # the sample warehouse loaded the same files in the same order, in one full build
-        assert_same_tables(warehouse, sample_warehouse.warehouse)
-        # the 241 rows both dumps hold are duplicates across loads: the later dump's rows won
-        assert warehouse.scalar(
-            "select count(*) from analytics.measurements where load_id = 4"
-        ) == sample_warehouse.warehouse.scalar(
-            "select count(*) from analytics.measurements where load_id = 4"
-        )
+        for table in ANALYTICS_TABLES:
+            assert warehouse.table(table) == sample_warehouse.warehouse.table(table), table
 
 
-def test_changed_file_and_signal_catalogue_rebuild_to_the_full_refresh(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    target: str,
+def test_every_kind_of_change_refreshes_to_exactly_the_full_refresh(
+    request: pytest.FixtureRequest, tmp_path: Path, target: str
 ) -> None:
     with new_warehouse(request, tmp_path, target) as warehouse:
         (warehouse.data_dir / "assets.json").write_text(ASSETS)
+        write_signals(warehouse, 1, 2, 3)
+        # Signal 1 is stuck at 111 from Jan 10 18:00 to Jan 12 03:00, 12 readings (a stretch
+        # over three days, each half of it too short to count); signal 2 moves; signal 3
+        # reads every 2 h; signal 9 is not in the catalogue.
+        day_one = (every(1, "2022-01-10 00:00", 18, 30, moving)
+                   + every(1, "2022-01-10 18:00", 36, 180, 111.0)
+                   + every(1, "2022-01-12 06:30", 17, 30, moving)
+                   + every(2, "2022-01-10 00:00", 72, 20, moving)
+                   + every(3, "2022-01-10 01:00", 70, 120, moving)
+                   + every(9, "2022-01-11 00:00", 2, 30, 5.0))
+        write_dump(warehouse, "measurements_001.csv", day_one)
+        warehouse.load()
+        warehouse.dbt("build", *NO_UNIT_TESTS)
+        assert warehouse.rows(
+            "select day_utc from analytics.signal_daily_quality where signal_id = 1 and flatline order by 1"
+        ) == warehouse.rows("select distinct cast(measured_at as date) from analytics.measurements "
+                            "where signal_id = 1 and measured_at between timestamp '2022-01-10 17:00' "
+                            "and timestamp '2022-01-12 05:00' order by 1")
+
+        # 1. a new dump: two more days (the end of the data moves), a reading that splits
+        #    the stuck stretch in the middle, and another value for a reading already loaded
+        split = (1, datetime(2022, 1, 11, 9, 15), 112.5)
+        write_dump(warehouse, "measurements_002.csv",
+                   every(2, "2022-01-13 00:00", 48, 20, moving) + [split, (3, datetime(2022, 1, 10, 1, 0), 99.0)])
+        after_split, run = refresh_equals_full_refresh(warehouse)
+        assert not any(flat for *_, flat in after_split["signal_daily_quality"] if _[0] == 1)
+        assert batch_pairs(warehouse) < 12  # days of this dump only, not the whole table
+        # the key tests looked at the recomputed pairs only
+        assert "refresh_state" in run.result(KEY_TEST)["compiled_code"]
+
+        # 2. a re-export of earlier days: signal 2's first reading moves to Jan 7, with a
+        #    silent day before its old first day (Jan 10 00:00 in Zurich is Jan 9 23:00 UTC)
+        write_dump(warehouse, "measurements_003.csv",
+                   every(2, "2022-01-07 10:00", 2, 20, moving) + every(1, "2022-01-10 06:00", 1, 10, 108.0))
+        refresh_equals_full_refresh(warehouse)
+        assert warehouse.rows(
+            "select n from analytics.signal_daily_quality where signal_id = 2 "
+            "and day_utc between date '2022-01-07' and date '2022-01-09' order by day_utc") == [(6,), (0,), (3,)]
+
+        # 3. the second dump is replaced: the split reading and the last two days are gone,
+        #    so the stretch is whole again and the end of the data moves back
+        write_dump(warehouse, "measurements_002.csv", [(3, datetime(2022, 1, 10, 1, 0), 99.5)])
+        rejoined, _ = refresh_equals_full_refresh(warehouse)
+        assert any(flat for *_, flat in rejoined["signal_daily_quality"] if _[0] == 1)
+        assert warehouse.scalar("select max(day_utc) from analytics.signal_daily_quality").isoformat() == "2022-01-12"
+
+        # 4. signal 9 joins the catalogue (its readings leave orphan_measurements), signal 3
+        #    changes unit (so its plausible range changes), and signal 2 leaves (its
+        #    readings become orphans, its days go)
+        write_signals(warehouse, 1, (3, "MW"), 9)
+        refreshed, _ = refresh_equals_full_refresh(warehouse)
+        assert {row[2] for row in refreshed["orphan_measurements"]} == {2}
+        assert warehouse.scalar("select count(*) from analytics.measurements where signal_id = 9") == 4
+        assert warehouse.scalar("select count(*) from analytics.signal_daily_quality where signal_id = 2") == 0
+
+        # 5. nothing new: nothing to recompute, nothing changes
+        run = warehouse.dbt("build", *NO_UNIT_TESTS)
+        assert "0 loads added, 0 removed, 0 signals changed, 0 signal-days to recompute" in run.output
+        assert tables(warehouse) == refreshed
+
+
+def test_a_build_that_failed_midway_is_finished_by_the_next_run(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A run whose later marts did not build (here: selected away, as a crash would leave
+    them) is not recorded as applied, so the next run recomputes the same keys."""
+    with new_warehouse(request, tmp_path, "duckdb") as warehouse:
+        (warehouse.data_dir / "assets.json").write_text(ASSETS)
         write_signals(warehouse, 1, 2)
-        # Europe/Zurich in January is UTC+1
-        write_dump(
-            warehouse,
-            "measurements_001.csv",
-            "2022-01-10 10:00:00.000|1|110,5",
-            "2022-01-10 10:00:00.000|1|110,5",
-            "2022-01-10 10:30:00.000|1|111",
-            "2022-01-10 10:30:00.000|2|105,25",
-            "2022-01-10 11:00:00.000|3|99",
-        )
+        write_dump(warehouse, "measurements_001.csv", every(1, "2022-01-10 00:00", 24, 30, moving))
         warehouse.load()
         warehouse.dbt("build", *MODELS_ONLY)
-        assert reading(warehouse, 1, "2022-01-10 09:00:00") == [(110.5, 1)]
-        assert reading(warehouse, 1, "2022-01-10 09:30:00") == [(111.0, 0)]
-        assert warehouse.rows(
-            "select signal_id, n_readings from analytics.orphan_measurements"
-        ) == [(3, 1)]
 
-        # a new dump re-reports 10:30 with another value: the newer load wins
-        write_dump(
-            warehouse,
-            "measurements_002.csv",
-            "2022-01-10 10:30:00.000|1|112",
-            "2022-01-10 12:00:00.000|2|106",
-        )
+        write_dump(warehouse, "measurements_002.csv", every(2, "2022-01-11 00:00", 24, 30, moving))
         warehouse.load()
-        run = warehouse.dbt("build", *MODELS_ONLY)
-        assert "rebuilding" not in run.output
-        assert reading(warehouse, 1, "2022-01-10 09:30:00") == [(112.0, 1)]
-        assert warehouse.rows(
-            "select n, avg from analytics.measurements_hourly where signal_id = 1 "
-            "and hour_utc = timestamp '2022-01-10 09:00:00'"
-        ) == [(2, 111.25)]
+        partial = warehouse.dbt("build", "--select", "measurements", *MODELS_ONLY)
+        assert "refresh batch not recorded as applied" in partial.output
 
-        # the second dump is re-exported without that row, and signal 3 joins the catalogue
-        write_dump(warehouse, "measurements_002.csv", "2022-01-10 12:00:00.000|2|106")
-        write_signals(warehouse, 1, 2, 3)
+        run = warehouse.dbt("build", *MODELS_ONLY)
+        assert "1 loads added" in run.output
+        finished = tables(warehouse)
+        warehouse.dbt("build", "--full-refresh", *MODELS_ONLY)
+        assert tables(warehouse) == finished
+
+
+def test_a_plain_dbt_test_checks_whole_tables(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """What the scheduled verify job runs: the tests of the big tables see every row."""
+    with new_warehouse(request, tmp_path, "duckdb") as warehouse:
+        (warehouse.data_dir / "assets.json").write_text(ASSETS)
+        write_signals(warehouse, 1)
+        write_dump(warehouse, "measurements_001.csv", every(1, "2022-01-10 00:00", 24, 30, moving))
         warehouse.load()
-        run = warehouse.dbt("build")
-        assert "rebuilding" in run.output
-        assert reading(warehouse, 1, "2022-01-10 09:30:00") == [(111.0, 0)]
-        assert reading(warehouse, 3, "2022-01-10 10:00:00") == [(99.0, 0)]
-        assert warehouse.rows("select count(*) from analytics.orphan_measurements") == [(0,)]
-        incremental = {table: warehouse.table(table) for table in ANALYTICS_TABLES}
+        warehouse.dbt("build", *MODELS_ONLY)
+        write_dump(warehouse, "measurements_002.csv", every(1, "2022-01-11 00:00", 24, 30, moving))
+        warehouse.load()
+        warehouse.dbt("build", *MODELS_ONLY)
 
-        run = warehouse.dbt("build", "--full-refresh", *MODELS_ONLY)
-        assert "rebuilding" not in run.output
-        assert {table: warehouse.table(table) for table in ANALYTICS_TABLES} == incremental
-
-        # and the next run, with nothing new, neither rebuilds nor changes anything
-        run = warehouse.dbt("build", *MODELS_ONLY)
-        assert "rebuilding" not in run.output
-        assert {table: warehouse.table(table) for table in ANALYTICS_TABLES} == incremental
+        run = warehouse.dbt("test", "--select", "measurements")
+        assert run.result(KEY_TEST)["status"] == "pass"
+        assert "refresh_state" not in run.result(KEY_TEST)["compiled_code"]

@@ -1,10 +1,9 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['signal_id', 'measured_at'],
+        incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ empty_if_rebuilding(guard_reprocessing=true) }}",
+        pre_hook="{{ delete_batch_rows('signal_id', 'measured_at') }}",
         indexes=[
             {'columns': ['signal_id', 'measured_at'], 'unique': true},
             {'columns': ['load_id']},
@@ -16,27 +15,24 @@
 -- signal and time collapse into one, the row from the most recent load winning, then the
 -- later line within the file; exact duplicates collapse the same way. duplicates_dropped
 -- counts the raw rows each reading won over.
-{%- set batch = measurement_batch(guard_reprocessing=true) %}
+-- Incremental: the pre-hook deletes the batch's (signal, day) pairs and this query
+-- recomputes them from every current load with readings on them (macros/refresh_batch.sql).
+{%- set batch = refresh_batch() %}
 
-with known_signals as (
-
-    select input_id as signal_id
-    from {{ ref('measurement_inputs') }}
-    where input_kind = 'signal'
-
-),
-
-readings as (
+with readings as (
 
     select
-        signal_id,
-        measured_at,
-        value,
-        load_id,
-        line_number
-    from {{ ref('stg_raw__measurements') }}
-    where {{ measurement_batch_loads(batch, 'load_id') }}
-      and signal_id in (select signal_id from known_signals)
+        staged.signal_id,
+        staged.measured_at,
+        staged.value,
+        staged.load_id,
+        staged.line_number
+    from {{ ref('stg_raw__measurements') }} as staged
+    where staged.signal_id in (select signal_id from {{ ref('signals') }})
+    {%- if batch.mode == 'incremental' %}
+      and {{ in_list('staged.load_id', batch.sources) }}
+      and {{ on_batch_pairs('staged.signal_id', 'staged.measured_at') }}
+    {%- endif %}
 
 ),
 
@@ -44,32 +40,17 @@ ranked as (
 
     select
         *,
-        row_number() over (
-            partition by signal_id, measured_at
-            order by load_id desc, line_number desc
-        ) as precedence,
+        {{ latest_first_rank(['signal_id', 'measured_at']) }} as precedence,
         count(*) over (partition by signal_id, measured_at) as raw_rows
     from readings
 
 )
 
 select
-    ranked.signal_id,
-    ranked.measured_at,
-    ranked.value,
-    ranked.load_id,
-    cast(
-        ranked.raw_rows - 1
-        {%- if batch.mode == 'append' %}
-        -- the reading this one replaces, and the rows that one had won over
-        + coalesce(earlier.duplicates_dropped + 1, 0)
-        {%- endif %}
-        as bigint
-    ) as duplicates_dropped
+    signal_id,
+    measured_at,
+    value,
+    load_id,
+    cast(raw_rows - 1 as bigint) as duplicates_dropped
 from ranked
-{%- if batch.mode == 'append' %}
-left join {{ this }} as earlier
-    on earlier.signal_id = ranked.signal_id
-    and earlier.measured_at = ranked.measured_at
-{%- endif %}
-where ranked.precedence = 1
+where precedence = 1

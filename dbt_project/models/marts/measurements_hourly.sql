@@ -1,57 +1,29 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['signal_id', 'hour_utc'],
+        incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ empty_if_rebuilding() }}",
+        pre_hook="{{ delete_batch_rows('signal_id', 'hour_utc') }}",
         indexes=[{'columns': ['signal_id', 'hour_utc'], 'unique': true}] if target.type == 'postgres' else [],
     )
 }}
--- Readings per signal and UTC hour. An incremental run recomputes only the hours that
--- the new loads' readings fall in, from all readings of those hours.
-{%- set batch = measurement_batch() %}
+-- Readings per signal and UTC hour. Incremental: the hours of the batch's (signal, day)
+-- pairs are deleted and recomputed from all readings of those days.
+{%- set batch = refresh_batch() %}
 
-with
-{%- if batch.mode == 'append' %}
-
-touched_hours as (
-
-    select distinct
-        signal_id,
-        {{ dbt.date_trunc('hour', 'measured_at') }} as hour_utc
-    from {{ ref('measurements') }}
-    where {{ measurement_batch_loads(batch, 'load_id') }}
-
-),
-
-readings as (
-
-    select
-        measurements.signal_id,
-        touched_hours.hour_utc,
-        measurements.measured_at,
-        measurements.value
-    from {{ ref('measurements') }} as measurements
-    inner join touched_hours
-        on measurements.signal_id = touched_hours.signal_id
-        and measurements.measured_at >= touched_hours.hour_utc
-        and measurements.measured_at < {{ dbt.dateadd('hour', 1, 'touched_hours.hour_utc') }}
-
-),
-{%- else %}
-
-readings as (
+with readings as (
 
     select
         signal_id,
         {{ dbt.date_trunc('hour', 'measured_at') }} as hour_utc,
         measured_at,
         value
-    from {{ ref('measurements') }}
+    from {{ ref('measurements') }} as measurements
+    {%- if batch.mode == 'incremental' %}
+    where {{ on_batch_pairs('measurements.signal_id', 'measurements.measured_at') }}
+    {%- endif %}
 
 ),
-{%- endif %}
 
 ordered as (
 

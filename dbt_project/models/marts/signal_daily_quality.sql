@@ -1,16 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ daily_quality_pre_hooks() }}",
+        indexes=[
+            {'columns': ['signal_id', 'day_utc'], 'unique': true},
+            {'columns': ['day_utc']},
+        ] if target.type == 'postgres' else [],
+    )
+}}
 -- The health of every signal on every UTC day from its first reading to the end of the
 -- data (the latest reading of any signal), days without readings included.
 --   max_gap_seconds  the longest stretch of the day without a reading: between two
 --                    readings, or from the day's start (or the signal's first reading
 --                    ever) to its first reading, or from its last reading to the day's end
 --                    (or the end of the data). A day without readings is one long gap.
---   flatline         the day overlaps a stuck stretch: at least var('flatline_min_readings')
---                    consecutive readings with one unchanged value, spanning at least
---                    var('flatline_hours') hours. Report-by-exception sensors write only
---                    when the value moves; a few equal readings in a row happen through
---                    quantisation, dozens over hours mean the sensor is stuck.
-{%- set flatline_seconds = var('flatline_hours') | float * 3600 %}
-{%- set flatline_readings = var('flatline_min_readings') | int %}
+--   flatline         the day overlaps a stuck stretch (int_flat_runs).
+-- Incremental: the days fixed by the pre-hook (refresh_state.quality_days, see
+-- macros/daily_quality_batch.sql) are recomputed; every other row stays.
+{%- set batch = refresh_batch() %}
 
 with signals as (
 
@@ -22,14 +31,49 @@ with signals as (
 readings as (
 
     select
-        signal_id,
-        measured_at,
-        value,
-        duplicates_dropped,
-        cast(measured_at as date) as day_utc
-    from {{ ref('measurements') }}
+        measurements.signal_id,
+        measurements.measured_at,
+        measurements.value,
+        measurements.duplicates_dropped,
+        cast(measurements.measured_at as date) as day_utc
+    from {{ ref('measurements') }} as measurements
+    {%- if batch.mode == 'incremental' %}
+    where {{ on_batch_pairs('measurements.signal_id', 'measurements.measured_at', pairs='quality_days') }}
+    {%- endif %}
 
 ),
+
+{%- if batch.mode == 'incremental' %}
+
+signal_bounds as (
+
+    select signal_id, first_at as signal_first_at
+    from {{ refresh_state('quality_bounds') }}
+
+),
+
+data_end as (
+
+    select max(last_at) as data_end_at
+    from {{ refresh_state('quality_bounds') }}
+
+),
+
+days as (
+
+    select
+        quality_days.signal_id,
+        signal_bounds.signal_first_at,
+        quality_days.day_utc
+    from {{ refresh_state('quality_days') }} as quality_days
+    inner join signal_bounds
+        on signal_bounds.signal_id = quality_days.signal_id
+    cross join data_end
+    where quality_days.day_utc >= cast(signal_bounds.signal_first_at as date)
+      and quality_days.day_utc <= cast(data_end.data_end_at as date)
+
+),
+{%- else %}
 
 data_end as (
 
@@ -59,13 +103,13 @@ days as (
     cross join data_end
 
 ),
+{%- endif %}
 
 sequenced as (
 
     select
         readings.*,
-        lag(measured_at) over (partition by signal_id, day_utc order by measured_at) as previous_at_same_day,
-        lag(value) over (partition by signal_id order by measured_at) as previous_value
+        lag(measured_at) over (partition by signal_id, day_utc order by measured_at) as previous_at_same_day
     from readings
 
 ),
@@ -93,31 +137,6 @@ daily as (
 
 ),
 
-runs as (
-
-    -- a run: consecutive readings of one signal with the same value
-    select
-        signal_id,
-        measured_at,
-        sum(case when previous_value = value then 0 else 1 end)
-            over (partition by signal_id order by measured_at rows between unbounded preceding and current row) as run_number
-    from sequenced
-
-),
-
-flat_runs as (
-
-    select
-        signal_id,
-        min(measured_at) as run_start_at,
-        max(measured_at) as run_end_at
-    from runs
-    group by signal_id, run_number
-    having count(*) >= {{ flatline_readings }}
-       and {{ seconds_between('min(measured_at)', 'max(measured_at)') }} >= {{ flatline_seconds }}
-
-),
-
 day_windows as (
 
     -- the part of each day the signal could have reported in
@@ -137,7 +156,7 @@ flat_days as (
         day_windows.signal_id,
         day_windows.day_utc
     from day_windows
-    inner join flat_runs
+    inner join {{ ref('int_flat_runs') }} as flat_runs
         on flat_runs.signal_id = day_windows.signal_id
         and flat_runs.run_start_at < {{ dbt.dateadd('day', 1, 'cast(day_windows.day_utc as timestamp)') }}
         and flat_runs.run_end_at > cast(day_windows.day_utc as timestamp)

@@ -17,7 +17,7 @@ ranked as (
         load_id,
         source_file,
         line_number,
-        row_number() over (partition by asset_id order by load_id desc, line_number desc) as version_rank,
+        {{ latest_first_rank(["asset_id"]) }} as version_rank,
         count(*) over (partition by asset_id) - 1 as duplicates_dropped
     from source
 

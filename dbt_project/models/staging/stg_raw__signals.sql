@@ -18,7 +18,7 @@ ranked as (
         load_id,
         source_file,
         line_number,
-        row_number() over (partition by signal_id order by load_id desc, line_number desc) as version_rank,
+        {{ latest_first_rank(["signal_id"]) }} as version_rank,
         count(*) over (partition by signal_id) - 1 as duplicates_dropped
     from source
 

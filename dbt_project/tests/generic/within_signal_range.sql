@@ -9,7 +9,7 @@ select
     readings.{{ column_name }},
     ranges.plausible_min,
     ranges.plausible_max
-from {{ model }} as readings
+from (select * from {{ model }}) as readings
 inner join {{ signals }} as ranges
     on ranges.signal_id = readings.{{ signal_key }}
 where readings.{{ column_name }} < ranges.plausible_min

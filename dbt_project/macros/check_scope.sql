@@ -1,0 +1,62 @@
+{#
+  Checks check what the run changed. On a refresh (an incremental batch fixed by this
+  very invocation), the data tests of the big incremental tables look only at the keys
+  the run recomputed; the rows outside them were checked when they were written and have
+  not changed since. The whole tables are checked on --full-refresh (reseed), when
+  var('check_scope') is 'full' (the scheduled verify job), and by any `dbt test`.
+#}
+
+{# Whether this invocation's tests are scoped to its refresh batch. #}
+{% macro check_scope_is_batch() -%}
+    {%- if not execute or flags.FULL_REFRESH or var('check_scope', 'batch') != 'batch' -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set batch = current_refresh_batch() -%}
+    {{ return(batch is not none and batch.mode == 'incremental') }}
+{%- endmacro %}
+
+{# The rows of `relation` a scoped test looks at (a predicate over the alias `scoped`), or none for the whole table. #}
+{% macro batch_scope_predicate(relation) -%}
+    {%- set name = relation.identifier if relation.identifier is defined else none -%}
+    {%- if name == 'measurements' and relation.schema == 'analytics' -%}
+        {{ return(on_batch_pairs('scoped.signal_id', 'scoped.measured_at')) }}
+    {%- elif name == 'measurements_hourly' -%}
+        {{ return(on_batch_pairs('scoped.signal_id', 'scoped.hour_utc')) }}
+    {%- elif name == 'signal_daily_quality' -%}
+        {{ return("exists (select 1 from " ~ refresh_state('quality_days') ~ " as recomputed
+                   where recomputed.signal_id = scoped.signal_id and recomputed.day_utc = scoped.day_utc)") }}
+    {%- elif name == 'int_flat_runs' -%}
+        {{ return("scoped.signal_id in (select signal_id from " ~ refresh_state('flat_windows') ~ ")") }}
+    {%- elif name == 'orphan_measurements' -%}
+        {%- set batch = current_refresh_batch() -%}
+        {{ return("(" ~ in_list('scoped.load_id', batch.added) ~ " or " ~ in_list('scoped.signal_id', batch.signals) ~ ")") }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#
+  dbt's own hook for a test's `where` config (dbt's global project defines it; a macro of
+  the root project takes precedence): the model a generic test reads, narrowed to the
+  batch where the scope says so, and to the test's `where` config as before.
+#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set scope = batch_scope_predicate(relation) if check_scope_is_batch() else none -%}
+    {%- if scope and where -%}
+        {%- do return("(select * from " ~ relation ~ " as scoped where " ~ scope ~ " and (" ~ where ~ ")) dbt_subquery") -%}
+    {%- elif scope -%}
+        {%- do return("(select * from " ~ relation ~ " as scoped where " ~ scope ~ ") dbt_subquery") -%}
+    {%- elif where -%}
+        {%- do return("(select * from " ~ relation ~ " where " ~ where ~ ") dbt_subquery") -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
+{%- endmacro %}
+
+{# Load ids of this invocation's batch with the given change ('added', 'removed', 'kept'), of every file kind. #}
+{% macro batch_load_ids(change) -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {{ return(run_query("select load_id from " ~ refresh_state('batch_loads') ~ " where change = '" ~ change ~ "' order by load_id")
+              .columns[0].values() | map('int') | list) }}
+{%- endmacro %}

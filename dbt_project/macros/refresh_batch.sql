@@ -1,0 +1,306 @@
+{#
+  The refresh batch: what changed in raw since the marts last caught up, so that a
+  refresh recomputes only what the new loads touched.
+
+  The unit of work is a (signal, UTC day) pair. The state that makes this exact lives in
+  its own schema, refresh_state, outside the asset graph, written by the run hooks
+  (dbt_project.yml: on-run-start / on-run-end) and the marts' pre-hooks:
+
+    applied_loads    the loads (every file kind) the marts reflect after the last build
+                     in which the whole measurement family succeeded
+    load_coverage    per measurement load, the (signal, day) pairs its readings fall on,
+                     with their count; written before any mart reads the load, kept until
+                     a successful build no longer reflects the load, so a load replaced or
+                     removed later still says which pairs it touched (even after a crash)
+    applied_signals  the signal catalogue (ids and plausible ranges) the marts reflect
+    pending_signals  signals whose membership or range changed since then; kept until a
+                     successful build, so a change that a crashed run half-applied is
+                     finished by the next run even if it was reverted meanwhile
+
+  At the start of every `dbt build` / `dbt run` (begin_refresh_batch) the batch is fixed:
+
+    batch_loads      every current load ('added' or 'kept') and every 'removed' one
+    batch_pairs      the (signal, day) pairs of added and removed measurement loads, and
+                     every pair of a pending signal
+    batch_sources    the current measurement loads with readings on a batch pair: the
+                     only raw partitions an incremental mart reads
+    batch            one row: this invocation's id and its mode ('incremental', or 'full'
+                     on --full-refresh and on the first build)
+
+  Each incremental mart deletes the rows of the batch's keys and inserts them again from
+  every current reading of those keys (delete and insert in one transaction), so a
+  replaced file, a re-export of earlier days and a changed catalogue come out exactly as
+  a full refresh, and running the same batch twice (after a crash) changes nothing. When
+  the whole family succeeded, on-run-end (finish_refresh_batch) records the batch as
+  applied; otherwise the next run computes the same pairs again, and more.
+#}
+
+{# The incremental models whose success, all together, lets the batch count as applied. #}
+{% macro refresh_family() -%}
+    {{ return(['measurements', 'measurements_hourly', 'orphan_measurements', 'int_flat_runs',
+               'signal_daily_quality']) }}
+{%- endmacro %}
+
+{% macro refresh_state(name) -%}
+    {{ return(api.Relation.create(database=target.database, schema='refresh_state', identifier=name)) }}
+{%- endmacro %}
+
+{# Whether refresh_state holds the table; asked of the database, as dbt's relation cache does not know the schema. #}
+{% macro refresh_state_exists(name) -%}
+    {{ return(run_query("select count(*) from information_schema.tables where table_schema = 'refresh_state' and table_name = '" ~ name ~ "'").rows[0][0] > 0) }}
+{%- endmacro %}
+
+{% macro is_build_command() -%}
+    {{ return(invocation_args_dict.get('which') in ('build', 'run')) }}
+{%- endmacro %}
+
+{# Run statements one by one in one transaction, and commit it (run_query alone begins none). #}
+{% macro run_statements(statements) -%}
+    {%- for sql in statements if sql | trim -%}
+        {%- call statement('refresh_state', auto_begin=true) -%}{{ sql }}{%- endcall -%}
+    {%- endfor -%}
+    {%- do adapter.commit() -%}
+{%- endmacro %}
+
+{# A literal `column in (...)` filter; on PostgreSQL literal load ids prune raw.measurements to their partitions. #}
+{% macro in_list(column, values) -%}
+    {%- if values -%}
+        {{ column }} in ({{ values | join(', ') }})
+    {%- else -%}
+        1 = 0
+    {%- endif -%}
+{%- endmacro %}
+
+{# The rows of `time_column` (a timestamp) that fall on a batch pair of `signal_column`. #}
+{% macro on_batch_pairs(signal_column, time_column, pairs='batch_pairs') -%}
+    exists (
+        select 1
+        from {{ refresh_state(pairs) }} as batch_pair
+        where batch_pair.signal_id = {{ signal_column }}
+          and {{ time_column }} >= cast(batch_pair.day_utc as timestamp)
+          and {{ time_column }} < {{ dbt.dateadd('day', 1, 'cast(batch_pair.day_utc as timestamp)') }}
+    )
+{%- endmacro %}
+
+{#
+  on-run-start: fix this invocation's batch. Only `build` and `run` change the marts;
+  other commands (test, docs, compile) leave the state alone.
+#}
+{% macro begin_refresh_batch() %}
+    {%- if not execute or not is_build_command() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set state_existed = refresh_state_exists('applied_loads') -%}
+    {%- if run_query("select count(*) from information_schema.schemata where schema_name = 'refresh_state'").rows[0][0] == 0 -%}
+        {#- On PostgreSQL with separate logins the raw migrations create it for the transformer. -#}
+        {%- do run_statements(["create schema if not exists " ~ adapter.quote('refresh_state')]) -%}
+    {%- endif -%}
+    {%- set mode = 'full' if (flags.FULL_REFRESH or not state_existed) else 'incremental' -%}
+    {#- Named directly, not through source(): hooks are not nodes of the graph. -#}
+    {%- set ledger = api.Relation.create(database=target.database, schema='raw', identifier='load_ledger') -%}
+    {%- set raw_measurements = api.Relation.create(database=target.database, schema='raw', identifier='measurements') -%}
+    {%- set raw_signals = api.Relation.create(database=target.database, schema='raw', identifier='signals') -%}
+
+    {%- do run_statements([
+        "create table if not exists " ~ refresh_state('applied_loads') ~ " (load_id bigint not null, file_kind varchar(32) not null)",
+        "create table if not exists " ~ refresh_state('load_coverage') ~ " (load_id bigint not null, signal_id bigint not null, day_utc date not null, readings bigint not null)",
+        "create table if not exists " ~ refresh_state('applied_signals') ~ " (signal_id bigint not null, plausible_min double precision, plausible_max double precision)",
+        "create table if not exists " ~ refresh_state('pending_signals') ~ " (signal_id bigint not null)",
+        "drop table if exists " ~ refresh_state('batch_loads'),
+        "create table " ~ refresh_state('batch_loads') ~ " as
+         with current_loads as (
+             select cast(load_id as bigint) as load_id, cast(file_kind as varchar(32)) as file_kind
+             from " ~ ledger ~ "
+             where status = 'loaded'
+         ),
+         reflected as (
+             select load_id, file_kind from " ~ refresh_state('applied_loads') ~ "
+             union
+             select distinct load_id, cast('measurements' as varchar(32)) as file_kind from " ~ refresh_state('load_coverage') ~ "
+         )
+         select
+             current_loads.load_id,
+             current_loads.file_kind,
+             cast(case when applied.load_id is null then 'added' else 'kept' end as varchar(16)) as change
+         from current_loads
+         left join " ~ refresh_state('applied_loads') ~ " as applied
+             on applied.load_id = current_loads.load_id
+         union all
+         select load_id, file_kind, cast('removed' as varchar(16)) as change
+         from reflected
+         where load_id not in (select load_id from current_loads)",
+    ]) -%}
+
+    {#- Coverage of the measurement loads not covered yet, read from raw before any mart reads them. -#}
+    {%- set uncovered = run_query(
+        "select load_id from " ~ refresh_state('batch_loads') ~ "
+         where file_kind = 'measurements' and change <> 'removed'
+           and load_id not in (select load_id from " ~ refresh_state('load_coverage') ~ ")
+         order by load_id").columns[0].values() | map('int') | list -%}
+    {%- set statements = [] -%}
+    {%- if uncovered -%}
+        {%- do statements.append(
+            "insert into " ~ refresh_state('load_coverage') ~ " (load_id, signal_id, day_utc, readings)
+             select
+                 cast(load_id as bigint),
+                 cast(signal_id as bigint),
+                 cast(cast(" ~ to_utc('ts') ~ " as timestamp) as date),
+                 cast(count(*) as bigint)
+             from " ~ raw_measurements ~ "
+             where " ~ in_list('load_id', uncovered) ~ "
+             group by 1, 2, 3") -%}
+    {%- endif -%}
+    {%- do statements.extend([
+        "insert into " ~ refresh_state('pending_signals') ~ " (signal_id)
+         select signal_id
+         from (
+             (select distinct cast(signal_id as bigint) as signal_id from " ~ raw_signals ~ " where signal_id is not null
+              except
+              select signal_id from " ~ refresh_state('applied_signals') ~ ")
+             union
+             (select signal_id from " ~ refresh_state('applied_signals') ~ "
+              except
+              select distinct cast(signal_id as bigint) from " ~ raw_signals ~ " where signal_id is not null)
+         ) as changed
+         where signal_id not in (select signal_id from " ~ refresh_state('pending_signals') ~ ")",
+        "drop table if exists " ~ refresh_state('batch_pairs'),
+        "create table " ~ refresh_state('batch_pairs') ~ " as
+         select distinct coverage.signal_id, coverage.day_utc
+         from " ~ refresh_state('load_coverage') ~ " as coverage
+         where coverage.load_id in (select load_id from " ~ refresh_state('batch_loads') ~ " where change in ('added', 'removed'))
+            or coverage.signal_id in (select signal_id from " ~ refresh_state('pending_signals') ~ ")",
+        "drop table if exists " ~ refresh_state('batch_sources'),
+        "create table " ~ refresh_state('batch_sources') ~ " as
+         select distinct coverage.load_id
+         from " ~ refresh_state('load_coverage') ~ " as coverage
+         inner join " ~ refresh_state('batch_pairs') ~ " as batch_pair
+             on batch_pair.signal_id = coverage.signal_id
+             and batch_pair.day_utc = coverage.day_utc
+         where coverage.load_id in (select load_id from " ~ refresh_state('batch_loads') ~ " where change <> 'removed')",
+        "drop table if exists " ~ refresh_state('batch'),
+        "create table " ~ refresh_state('batch') ~ " as
+         select cast('" ~ invocation_id ~ "' as varchar(64)) as invocation_id,
+                cast('" ~ mode ~ "' as varchar(16)) as mode,
+                current_timestamp as started_at",
+    ]) -%}
+    {%- do run_statements(statements) -%}
+    {%- set counts = run_query(
+        "select
+             (select count(*) from " ~ refresh_state('batch_loads') ~ " where change = 'added'),
+             (select count(*) from " ~ refresh_state('batch_loads') ~ " where change = 'removed'),
+             (select count(*) from " ~ refresh_state('pending_signals') ~ "),
+             (select count(*) from " ~ refresh_state('batch_pairs') ~ ")").rows[0] -%}
+    {%- do log("refresh batch (" ~ mode ~ "): " ~ counts[0] ~ " loads added, " ~ counts[1] ~ " removed, "
+               ~ counts[2] ~ " signals changed, " ~ counts[3] ~ " signal-days to recompute", info=true) -%}
+    {{ return('') }}
+{% endmacro %}
+
+{#
+  This invocation's batch, as a model or test sees it:
+    mode       'incremental' (recompute the batch's keys) or 'full' (everything: the first
+               build, --full-refresh, a model whose table does not exist yet, a unit test)
+    sources    measurement load ids to read from raw
+    added, removed   measurement load ids
+    signals    pending signal ids
+#}
+{% macro refresh_batch() -%}
+    {%- set full = {'mode': 'full', 'sources': [], 'added': [], 'removed': [], 'signals': []} -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return(full) }}
+    {%- endif -%}
+    {%- set batch = current_refresh_batch() -%}
+    {%- if batch is none or batch.mode != 'incremental' -%}
+        {{ return(full) }}
+    {%- endif -%}
+    {{ return(batch) }}
+{%- endmacro %}
+
+{# The batch begin_refresh_batch fixed for this very invocation, or none. #}
+{% macro current_refresh_batch() -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if not refresh_state_exists('batch') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set row = run_query("select invocation_id, mode from " ~ refresh_state('batch')).rows -%}
+    {%- if not row or row[0][0] != invocation_id -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set loads = run_query("select load_id, change from " ~ refresh_state('batch_loads') ~ " where file_kind = 'measurements' order by load_id") -%}
+    {%- set sources = run_query("select load_id from " ~ refresh_state('batch_sources') ~ " order by load_id").columns[0].values() | map('int') | list -%}
+    {%- set signals = run_query("select signal_id from " ~ refresh_state('pending_signals') ~ " order by signal_id").columns[0].values() | map('int') | list -%}
+    {%- set batch = {'mode': row[0][1], 'sources': sources, 'added': [], 'removed': [], 'signals': signals} -%}
+    {%- for load in loads.rows if load[1] in ('added', 'removed') -%}
+        {%- do batch[load[1]].append(load[0] | int) -%}
+    {%- endfor -%}
+    {{ return(batch) }}
+{%- endmacro %}
+
+{#
+  Pre-hook of the marts keyed by signal and time: remove the rows the batch recomputes
+  (all of them when the batch is full), inside the model's transaction.
+#}
+{% macro delete_batch_rows(signal_column, time_column) -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set batch = current_refresh_batch() -%}
+    {%- if batch is none or batch.mode != 'incremental' -%}
+        delete from {{ this }}
+    {%- else -%}
+        delete from {{ this }} as target
+        where {{ on_batch_pairs('target.' ~ signal_column, 'target.' ~ time_column) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+  on-run-end: when every model of the family succeeded in this invocation, the marts
+  reflect the batch: record it. Otherwise leave the state as it was, so that the next
+  run recomputes the same keys (and whatever arrived meanwhile).
+#}
+{% macro finish_refresh_batch(results) %}
+    {%- if not execute or not is_build_command() or current_refresh_batch() is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set succeeded = [] -%}
+    {%- for result in results if result.node.resource_type == 'model' and result.status == 'success' -%}
+        {%- do succeeded.append(result.node.name) -%}
+    {%- endfor -%}
+    {%- set missing = [] -%}
+    {%- for name in refresh_family() if name not in succeeded -%}
+        {%- do missing.append(name) -%}
+    {%- endfor -%}
+    {%- if missing -%}
+        {%- do log("refresh batch not recorded as applied: " ~ (missing | join(', ')) ~ " did not build in this run; the next run recomputes it", info=true) -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- do run_statements([
+        "delete from " ~ refresh_state('applied_loads'),
+        "insert into " ~ refresh_state('applied_loads') ~ " (load_id, file_kind)
+         select load_id, file_kind from " ~ refresh_state('batch_loads') ~ " where change <> 'removed'",
+        "delete from " ~ refresh_state('load_coverage') ~ "
+         where load_id in (select load_id from " ~ refresh_state('batch_loads') ~ " where change = 'removed')",
+        "delete from " ~ refresh_state('applied_signals'),
+        "insert into " ~ refresh_state('applied_signals') ~ " (signal_id, plausible_min, plausible_max)
+         select signal_id, plausible_min, plausible_max from "
+            ~ api.Relation.create(database=target.database, schema='analytics', identifier='signals'),
+        "delete from " ~ refresh_state('pending_signals'),
+    ]) -%}
+    {{ return('') }}
+{% endmacro %}
+
+{# Pre-hook of orphan_measurements: the rows of the batch's loads and pending signals. #}
+{% macro delete_orphan_batch_rows() -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set batch = current_refresh_batch() -%}
+    {%- if batch is none or batch.mode != 'incremental' -%}
+        delete from {{ this }}
+    {%- else -%}
+        delete from {{ this }}
+        where {{ in_list('load_id', batch.added + batch.removed) }}
+           or {{ in_list('signal_id', batch.signals) }}
+    {%- endif -%}
+{%- endmacro %}
