@@ -55,6 +55,7 @@ class RunReport:
     assets: list[AssetOutcome] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
     step_failures: list[StepFailure] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # why a step had nothing to do
 
     def count(self, state: str) -> int:
         return sum(check.state == state for check in self.checks)
@@ -92,6 +93,10 @@ def report_of(result: Any, job_name: str, seconds: float) -> RunReport:
         report.assets.append(AssetOutcome(
             materialization.asset_key.to_user_string(), metadata.get("dagster/row_count"),
             metadata.get("rows_loaded"), metadata.get("rows_rejected")))
+    for event in result.get_asset_observation_events():
+        metadata = {key: value.value for key, value in event.asset_observation_data.asset_observation.metadata.items()}
+        if metadata.get("dbt_build") == "skipped" and f"dbt build skipped: {metadata['reason']}" not in report.skipped:
+            report.skipped.append(f"dbt build skipped: {metadata['reason']}")
     for evaluation in result.get_asset_check_evaluations():
         report.checks.append(CheckOutcome(
             evaluation.asset_key.to_user_string(), evaluation.check_name, evaluation.passed,
@@ -127,6 +132,8 @@ def print_run_report(report: RunReport, console: Console) -> None:
     console.print(f"checks: [green]{report.count('passed')} passed[/], "
                   f"[yellow]{report.count('warned')} warned[/], "
                   f"[{'bold red' if report.count('failed') else 'green'}]{report.count('failed')} failed[/]")
+    for reason in report.skipped:
+        console.print(reason)
     for failure in report.step_failures:
         console.print(f"[bold red]step {failure.step} failed[/]: {failure.error}")
     outcome = "[green]succeeded[/]" if report.success else "[bold red]failed[/]"

@@ -15,21 +15,21 @@
     {{ return(batch is not none and batch.mode == 'incremental') }}
 {%- endmacro %}
 
-{# The rows of `relation` a scoped test looks at (a predicate over the alias `scoped`), or none for the whole table. #}
-{% macro batch_scope_predicate(relation) -%}
+{# What a scoped test of `relation` reads: a subquery over the alias `scoped`, or none for the whole table. #}
+{% macro batch_scoped_rows(relation) -%}
     {%- set name = relation.identifier if relation.identifier is defined else none -%}
+    {%- set rows = "select scoped.* from " ~ relation ~ " as scoped " -%}
     {%- if name == 'measurements' and relation.schema == 'analytics' -%}
-        {{ return(on_batch_pairs('scoped.signal_id', 'scoped.measured_at')) }}
+        {{ return(rows ~ join_batch_pairs('scoped.signal_id', 'scoped.measured_at')) }}
     {%- elif name == 'measurements_hourly' -%}
-        {{ return(on_batch_pairs('scoped.signal_id', 'scoped.hour_utc')) }}
+        {{ return(rows ~ join_batch_pairs('scoped.signal_id', 'scoped.hour_utc')) }}
     {%- elif name == 'signal_daily_quality' -%}
-        {{ return("exists (select 1 from " ~ refresh_state('quality_days') ~ " as recomputed
-                   where recomputed.signal_id = scoped.signal_id and recomputed.day_utc = scoped.day_utc)") }}
+        {{ return(rows ~ "where (scoped.signal_id, scoped.day_utc) in (select signal_id, day_utc from " ~ refresh_state('quality_days') ~ ")") }}
     {%- elif name == 'int_flat_runs' -%}
-        {{ return("scoped.signal_id in (select signal_id from " ~ refresh_state('flat_windows') ~ ")") }}
+        {{ return(rows ~ "where scoped.signal_id in (select signal_id from " ~ refresh_state('flat_windows') ~ ")") }}
     {%- elif name == 'orphan_measurements' -%}
         {%- set batch = current_refresh_batch() -%}
-        {{ return("(" ~ in_list('scoped.load_id', batch.added) ~ " or " ~ in_list('scoped.signal_id', batch.signals) ~ ")") }}
+        {{ return(rows ~ "where " ~ in_list('scoped.load_id', batch.added) ~ " or " ~ in_list('scoped.signal_id', batch.signals)) }}
     {%- endif -%}
     {{ return(none) }}
 {%- endmacro %}
@@ -41,11 +41,11 @@
 #}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
-    {%- set scope = batch_scope_predicate(relation) if check_scope_is_batch() else none -%}
-    {%- if scope and where -%}
-        {%- do return("(select * from " ~ relation ~ " as scoped where " ~ scope ~ " and (" ~ where ~ ")) dbt_subquery") -%}
-    {%- elif scope -%}
-        {%- do return("(select * from " ~ relation ~ " as scoped where " ~ scope ~ ") dbt_subquery") -%}
+    {%- set scoped = batch_scoped_rows(relation) if check_scope_is_batch() else none -%}
+    {%- if scoped and where -%}
+        {%- do return("(select * from (" ~ scoped ~ ") as scoped_rows where " ~ where ~ ") dbt_subquery") -%}
+    {%- elif scoped -%}
+        {%- do return("(" ~ scoped ~ ") dbt_subquery") -%}
     {%- elif where -%}
         {%- do return("(select * from " ~ relation ~ " where " ~ where ~ ") dbt_subquery") -%}
     {%- endif -%}

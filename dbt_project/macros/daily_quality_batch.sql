@@ -114,13 +114,14 @@
              order by m.measured_at
              limit 1
          ) as change_after on true",
+        analyze_state('flat_windows'),
         "drop table if exists " ~ refresh_state('flat_runs_replaced'),
         "create table " ~ refresh_state('flat_runs_replaced') ~ " as
          select runs.signal_id, runs.run_start_at, runs.run_end_at
          from " ~ this ~ " as runs
          where " ~ in_flat_window('runs'),
         "delete from " ~ this ~ " as runs where " ~ in_flat_window('runs'),
-    ] | join(';\n')) }}
+    ] | map('trim') | select | join(';\n')) }}
 {%- endmacro %}
 
 {#
@@ -161,6 +162,7 @@
          where signal_id not in (select signal_id from " ~ refresh_state('pending_signals') ~ ")",
         "drop table if exists " ~ refresh_state('quality_bounds'),
         "create table " ~ refresh_state('quality_bounds') ~ " as " ~ signal_reading_bounds(ref('measurements'), signals),
+        analyze_state('quality_bounds'),
         "drop table if exists " ~ refresh_state('quality_days'),
         "create table " ~ refresh_state('quality_days') ~ " as
          with end_times as (
@@ -235,10 +237,8 @@
          select distinct signal_id, day_utc
          from candidates
          where day_utc is not null",
-        "delete from " ~ this ~ " as quality
-         where exists (
-             select 1 from " ~ refresh_state('quality_days') ~ " as recomputed
-             where recomputed.signal_id = quality.signal_id and recomputed.day_utc = quality.day_utc
-         )",
-    ] | join(';\n')) }}
+        analyze_state('quality_days'),
+        "delete from " ~ this ~ "
+         where (signal_id, day_utc) in (select signal_id, day_utc from " ~ refresh_state('quality_days') ~ ")",
+    ] | map('trim') | select | join(';\n')) }}
 {%- endmacro %}

@@ -71,15 +71,38 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# The rows of `time_column` (a timestamp) that fall on a batch pair of `signal_column`. #}
-{% macro on_batch_pairs(signal_column, time_column, pairs='batch_pairs') -%}
-    exists (
-        select 1
-        from {{ refresh_state(pairs) }} as batch_pair
-        where batch_pair.signal_id = {{ signal_column }}
-          and {{ time_column }} >= cast(batch_pair.day_utc as timestamp)
-          and {{ time_column }} < {{ dbt.dateadd('day', 1, 'cast(batch_pair.day_utc as timestamp)') }}
-    )
+{#
+  Matching rows to the batch's (signal, day) pairs, as a join: the pairs are distinct and
+  a reading falls on one day, so the join keeps each matching row once. PostgreSQL
+  matches on the time range, which its unique (signal_id, time) indexes answer pair by
+  pair (a semi-join plan would scan the table); DuckDB matches on the day (a hash join).
+#}
+{% macro batch_pair_condition(signal_column, time_column) -%}
+    {{ return(adapter.dispatch('batch_pair_condition')(signal_column, time_column)) }}
+{%- endmacro %}
+
+{% macro default__batch_pair_condition(signal_column, time_column) -%}
+    batch_pair.signal_id = {{ signal_column }}
+    and {{ time_column }} >= cast(batch_pair.day_utc as timestamp)
+    and {{ time_column }} < {{ dbt.dateadd('day', 1, 'cast(batch_pair.day_utc as timestamp)') }}
+{%- endmacro %}
+
+{% macro duckdb__batch_pair_condition(signal_column, time_column) -%}
+    batch_pair.signal_id = {{ signal_column }}
+    and batch_pair.day_utc = cast({{ time_column }} as date)
+{%- endmacro %}
+
+{# `inner join` of the pairs table (batch_pairs, or quality_days) to the rows of `signal_column` at `time_column`. #}
+{% macro join_batch_pairs(signal_column, time_column, pairs='batch_pairs') -%}
+    inner join {{ refresh_state(pairs) }} as batch_pair
+        on {{ batch_pair_condition(signal_column, time_column) }}
+{%- endmacro %}
+
+{# PostgreSQL plans the joins on a state table well only once it knows its size. #}
+{% macro analyze_state(name) -%}
+    {%- if target.type == 'postgres' -%}
+        analyze {{ refresh_state(name) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#
@@ -169,6 +192,8 @@
          from " ~ refresh_state('load_coverage') ~ " as coverage
          where coverage.load_id in (select load_id from " ~ refresh_state('batch_loads') ~ " where change in ('added', 'removed'))
             or coverage.signal_id in (select signal_id from " ~ refresh_state('pending_signals') ~ ")",
+        analyze_state('batch_pairs'),
+        analyze_state('load_coverage'),
         "drop table if exists " ~ refresh_state('batch_sources'),
         "create table " ~ refresh_state('batch_sources') ~ " as
          select distinct coverage.load_id
@@ -190,8 +215,12 @@
              (select count(*) from " ~ refresh_state('batch_loads') ~ " where change = 'removed'),
              (select count(*) from " ~ refresh_state('pending_signals') ~ "),
              (select count(*) from " ~ refresh_state('batch_pairs') ~ ")").rows[0] -%}
-    {%- do log("refresh batch (" ~ mode ~ "): " ~ counts[0] ~ " loads added, " ~ counts[1] ~ " removed, "
-               ~ counts[2] ~ " signals changed, " ~ counts[3] ~ " signal-days to recompute", info=true) -%}
+    {%- if mode == 'full' -%}
+        {%- do log("refresh batch (full): every mart is rebuilt from all current loads", info=true) -%}
+    {%- else -%}
+        {%- do log("refresh batch (incremental): " ~ counts[0] ~ " loads added, " ~ counts[1] ~ " removed, "
+                   ~ counts[2] ~ " signals changed, " ~ counts[3] ~ " signal-days to recompute", info=true) -%}
+    {%- endif -%}
     {{ return('') }}
 {% endmacro %}
 
@@ -250,7 +279,8 @@
         delete from {{ this }}
     {%- else -%}
         delete from {{ this }} as target
-        where {{ on_batch_pairs('target.' ~ signal_column, 'target.' ~ time_column) }}
+        using {{ refresh_state('batch_pairs') }} as batch_pair
+        where {{ batch_pair_condition('target.' ~ signal_column, 'target.' ~ time_column) }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -40,3 +40,28 @@
     (cast(epoch_us({{ finish }}) - epoch_us({{ start }}) as double) / 1000000.0)
 {%- endmacro %}
 
+
+{# Aggregates: the value of the group's earliest / latest row by `time` (times unique within the group). #}
+{% macro first_by(value, time) -%}
+    {{ return(adapter.dispatch('first_by')(value, time)) }}
+{%- endmacro %}
+
+{% macro default__first_by(value, time) -%}
+    (array_agg({{ value }} order by {{ time }}))[1]
+{%- endmacro %}
+
+{% macro duckdb__first_by(value, time) -%}
+    arg_min({{ value }}, {{ time }})
+{%- endmacro %}
+
+{% macro last_by(value, time) -%}
+    {{ return(adapter.dispatch('last_by')(value, time)) }}
+{%- endmacro %}
+
+{% macro default__last_by(value, time) -%}
+    (array_agg({{ value }} order by {{ time }} desc))[1]
+{%- endmacro %}
+
+{% macro duckdb__last_by(value, time) -%}
+    arg_max({{ value }}, {{ time }})
+{%- endmacro %}

@@ -59,11 +59,13 @@ known_raw as (
     -- raw rows of known signals, in scope: all of them, or those on the run's pairs
     select staged.load_id, staged.signal_id, staged.measured_at, staged.line_number
     from {{ ref('stg_raw__measurements') }} as staged
+    {%- if scoped %}
+    {{ join_batch_pairs('staged.signal_id', 'staged.measured_at') }}
+    {%- endif %}
     where staged.signal_id in (select signal_id from {{ ref('signals') }})
       and staged.load_id in (select load_id from ledger)
     {%- if scoped %}
       and {{ in_list('staged.load_id', batch.sources) }}
-      and {{ on_batch_pairs('staged.signal_id', 'staged.measured_at') }}
     {%- endif %}
 
 ),
@@ -73,7 +75,7 @@ kept_readings as (
     select measurements.load_id, measurements.duplicates_dropped
     from {{ ref('measurements') }} as measurements
     {%- if scoped %}
-    where {{ on_batch_pairs('measurements.signal_id', 'measurements.measured_at') }}
+    {{ join_batch_pairs('measurements.signal_id', 'measurements.measured_at') }}
     {%- endif %}
 
 ),

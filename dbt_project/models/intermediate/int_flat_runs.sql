@@ -31,25 +31,38 @@ with readings as (
 
 ),
 
-sequenced as (
+neighbours as (
 
     select
         *,
-        lag(value) over (partition by signal_id order by measured_at) as previous_value
+        lag(value) over by_time as previous_value,
+        lead(value) over by_time as next_value
     from readings
+    window by_time as (partition by signal_id order by measured_at)
+
+),
+
+repeated as (
+
+    -- report-by-exception readings mostly differ from both neighbours; only readings
+    -- equal to one of them can be part of a stretch, and only they go on
+    select *
+    from neighbours
+    where value = previous_value or value = next_value
 
 ),
 
 runs as (
 
-    -- a run: consecutive readings of one signal with the same value
+    -- a run: consecutive readings of one signal with the same value (numbered by the
+    -- readings that differ from their predecessor in the full sequence)
     select
         signal_id,
         measured_at,
         value,
         sum(case when previous_value = value then 0 else 1 end)
             over (partition by signal_id order by measured_at rows between unbounded preceding and current row) as run_number
-    from sequenced
+    from repeated
 
 )
 

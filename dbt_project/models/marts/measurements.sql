@@ -28,10 +28,12 @@ with readings as (
         staged.load_id,
         staged.line_number
     from {{ ref('stg_raw__measurements') }} as staged
+    {%- if batch.mode == 'incremental' %}
+    {{ join_batch_pairs('staged.signal_id', 'staged.measured_at') }}
+    {%- endif %}
     where staged.signal_id in (select signal_id from {{ ref('signals') }})
     {%- if batch.mode == 'incremental' %}
       and {{ in_list('staged.load_id', batch.sources) }}
-      and {{ on_batch_pairs('staged.signal_id', 'staged.measured_at') }}
     {%- endif %}
 
 ),

@@ -14,24 +14,14 @@
 with readings as (
 
     select
-        signal_id,
-        {{ dbt.date_trunc('hour', 'measured_at') }} as hour_utc,
-        measured_at,
-        value
+        measurements.signal_id,
+        {{ dbt.date_trunc('hour', 'measurements.measured_at') }} as hour_utc,
+        measurements.measured_at,
+        measurements.value
     from {{ ref('measurements') }} as measurements
     {%- if batch.mode == 'incremental' %}
-    where {{ on_batch_pairs('measurements.signal_id', 'measurements.measured_at') }}
+    {{ join_batch_pairs('measurements.signal_id', 'measurements.measured_at') }}
     {%- endif %}
-
-),
-
-ordered as (
-
-    select
-        *,
-        row_number() over (partition by signal_id, hour_utc order by measured_at) as from_start,
-        row_number() over (partition by signal_id, hour_utc order by measured_at desc) as from_end
-    from readings
 
 )
 
@@ -43,7 +33,7 @@ select
     max(value) as max,
     -- averaged as exact decimals, so that the result does not depend on summation order
     cast(avg(cast(value as decimal(38, 10))) as double precision) as avg,
-    max(case when from_start = 1 then value end) as first_value,
-    max(case when from_end = 1 then value end) as last_value
-from ordered
+    {{ first_by('value', 'measured_at') }} as first_value,
+    {{ last_by('value', 'measured_at') }} as last_value
+from readings
 group by signal_id, hour_utc

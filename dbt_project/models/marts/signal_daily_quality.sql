@@ -38,7 +38,7 @@ readings as (
         cast(measurements.measured_at as date) as day_utc
     from {{ ref('measurements') }} as measurements
     {%- if batch.mode == 'incremental' %}
-    where {{ on_batch_pairs('measurements.signal_id', 'measurements.measured_at', pairs='quality_days') }}
+    {{ join_batch_pairs('measurements.signal_id', 'measurements.measured_at', pairs='quality_days') }}
     {%- endif %}
 
 ),

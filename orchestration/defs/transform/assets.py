@@ -13,6 +13,12 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.defs.table_metadata import Relation, column_schema, preview, row_count
+from orchestration.defs.transform.refresh_plan import (
+    RefreshPlan,
+    plan_refresh,
+    project_fingerprint,
+    record_applied_project,
+)
 from orchestration.defs.transform.project import (
     dbt_environment,
     dbt_project,
@@ -28,6 +34,7 @@ from orchestration.defs.warehouse_access import (
 )
 from warehouse.settings import Settings
 
+MARTS_SCHEMA = "analytics"
 # Counting a view runs its whole query; tables and incremental models are counted.
 COUNTED_MATERIALIZATIONS = {"table", "incremental", "seed", "snapshot"}
 
@@ -75,7 +82,17 @@ def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
     ) -> Iterator:
         # Unit tests check the SQL, not the data: they belong to development and CI.
         args = ["build", "--exclude-resource-type", "unit_test"]
-        if config.full_refresh:
+        whole_graph = set(context.selected_asset_keys) == set(context.assets_def.keys)
+        fingerprint = project_fingerprint(manifest, settings)
+        plan = (plan_refresh(settings, fingerprint, full_refresh=config.full_refresh) if whole_graph
+                else RefreshPlan("full" if config.full_refresh else "incremental", "a selection of models"))
+        if plan.mode == "skip":
+            context.log.info(f"dbt build skipped: {plan.reason}")
+            yield from (dg.AssetObservation(asset_key=key, metadata={"dbt_build": "skipped", "reason": plan.reason})
+                        for key in sorted(context.selected_asset_keys) if key.path[0] == MARTS_SCHEMA)
+            return
+        if plan.mode == "full":
+            context.log.info(f"dbt builds every model from scratch: {plan.reason}")
             args.append("--full-refresh")
         target_path = invocation_target_path(context)
         with retrying_transient_errors(context), exclusive_writer(settings):
@@ -84,6 +101,8 @@ def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
             events = list(invocation.stream())
             error = invocation.get_error()
         if error is None:
+            if whole_graph:
+                record_applied_project(settings, fingerprint)
             # Its events are read; a failed build keeps its artifacts and dbt.log to look at.
             shutil.rmtree(target_path, ignore_errors=True)
         elif is_transient_message(str(error)):
