@@ -50,6 +50,104 @@
 {%- endmacro %}
 
 {#
+  Per signal of the batch: window_after, the last reading before its first touched day
+  whose value differs from the reading just before that day, and window_before, the
+  first reading after its last touched day whose value differs from the reading just
+  after it (null: no such reading, the window is open on that side).
+  PostgreSQL walks the unique index per signal; DuckDB aggregates in hash joins.
+#}
+{% macro flat_windows_query(measurements) -%}
+    {{ return(adapter.dispatch('flat_windows_query')(measurements)) }}
+{%- endmacro %}
+
+{% macro flat_window_touched() -%}
+    select
+        signal_id,
+        cast(min(day_utc) as timestamp) as touched_from,
+        {{ dbt.dateadd('day', 1, 'cast(max(day_utc) as timestamp)') }} as touched_until
+    from {{ refresh_state('batch_pairs') }}
+    group by signal_id
+{%- endmacro %}
+
+{% macro default__flat_windows_query(measurements) -%}
+    with touched as (
+        {{ flat_window_touched() }}
+    ),
+    neighbours as (
+        select touched.signal_id, touched.touched_from, touched.touched_until,
+               before_touched.value as value_before, after_touched.value as value_after
+        from touched
+        left join lateral (
+            select m.value from {{ measurements }} as m
+            where m.signal_id = touched.signal_id and m.measured_at < touched.touched_from
+            order by m.measured_at desc
+            limit 1
+        ) as before_touched on true
+        left join lateral (
+            select m.value from {{ measurements }} as m
+            where m.signal_id = touched.signal_id and m.measured_at >= touched.touched_until
+            order by m.measured_at
+            limit 1
+        ) as after_touched on true
+    )
+    select
+        neighbours.signal_id,
+        change_before.measured_at as window_after,
+        change_after.measured_at as window_before
+    from neighbours
+    left join lateral (
+        select m.measured_at from {{ measurements }} as m
+        where m.signal_id = neighbours.signal_id and m.measured_at < neighbours.touched_from
+          and m.value <> neighbours.value_before
+        order by m.measured_at desc
+        limit 1
+    ) as change_before on true
+    left join lateral (
+        select m.measured_at from {{ measurements }} as m
+        where m.signal_id = neighbours.signal_id and m.measured_at >= neighbours.touched_until
+          and m.value <> neighbours.value_after
+        order by m.measured_at
+        limit 1
+    ) as change_after on true
+{%- endmacro %}
+
+{% macro duckdb__flat_windows_query(measurements) -%}
+    with touched as (
+        {{ flat_window_touched() }}
+    ),
+    neighbours as (
+        select
+            touched.signal_id,
+            arg_max(case when m.measured_at < touched.touched_from then m.value end,
+                    case when m.measured_at < touched.touched_from then m.measured_at end) as value_before,
+            arg_min(case when m.measured_at >= touched.touched_until then m.value end,
+                    case when m.measured_at >= touched.touched_until then m.measured_at end) as value_after
+        from touched
+        inner join {{ measurements }} as m
+            on m.signal_id = touched.signal_id
+            and (m.measured_at < touched.touched_from or m.measured_at >= touched.touched_until)
+        group by touched.signal_id
+    ),
+    changes as (
+        select
+            touched.signal_id,
+            max(case when m.measured_at < touched.touched_from and m.value <> neighbours.value_before
+                     then m.measured_at end) as window_after,
+            min(case when m.measured_at >= touched.touched_until and m.value <> neighbours.value_after
+                     then m.measured_at end) as window_before
+        from touched
+        inner join neighbours on neighbours.signal_id = touched.signal_id
+        inner join {{ measurements }} as m
+            on m.signal_id = touched.signal_id
+            and (m.measured_at < touched.touched_from or m.measured_at >= touched.touched_until)
+        group by touched.signal_id
+    )
+    select touched.signal_id, changes.window_after, changes.window_before
+    from touched
+    left join changes on changes.signal_id = touched.signal_id
+{%- endmacro %}
+
+{#
   Pre-hooks of int_flat_runs. A stretch of one unchanged value can reach far beyond the
   batch's days, so for each touched signal the window recomputed runs from just after the
   last value change before its first touched day to just before the first value change
@@ -69,51 +167,7 @@
     {%- set measurements = ref('measurements') -%}
     {{ return([
         "drop table if exists " ~ refresh_state('flat_windows'),
-        "create table " ~ refresh_state('flat_windows') ~ " as
-         with touched as (
-             select
-                 signal_id,
-                 cast(min(day_utc) as timestamp) as touched_from,
-                 " ~ dbt.dateadd('day', 1, 'cast(max(day_utc) as timestamp)') ~ " as touched_until
-             from " ~ refresh_state('batch_pairs') ~ "
-             group by signal_id
-         ),
-         neighbours as (
-             select touched.signal_id, touched.touched_from, touched.touched_until,
-                    before_touched.value as value_before, after_touched.value as value_after
-             from touched
-             left join lateral (
-                 select m.value from " ~ measurements ~ " as m
-                 where m.signal_id = touched.signal_id and m.measured_at < touched.touched_from
-                 order by m.measured_at desc
-                 limit 1
-             ) as before_touched on true
-             left join lateral (
-                 select m.value from " ~ measurements ~ " as m
-                 where m.signal_id = touched.signal_id and m.measured_at >= touched.touched_until
-                 order by m.measured_at
-                 limit 1
-             ) as after_touched on true
-         )
-         select
-             neighbours.signal_id,
-             change_before.measured_at as window_after,
-             change_after.measured_at as window_before
-         from neighbours
-         left join lateral (
-             select m.measured_at from " ~ measurements ~ " as m
-             where m.signal_id = neighbours.signal_id and m.measured_at < neighbours.touched_from
-               and m.value <> neighbours.value_before
-             order by m.measured_at desc
-             limit 1
-         ) as change_before on true
-         left join lateral (
-             select m.measured_at from " ~ measurements ~ " as m
-             where m.signal_id = neighbours.signal_id and m.measured_at >= neighbours.touched_until
-               and m.value <> neighbours.value_after
-             order by m.measured_at
-             limit 1
-         ) as change_after on true",
+        "create table " ~ refresh_state('flat_windows') ~ " as " ~ flat_windows_query(measurements),
         analyze_state('flat_windows'),
         "drop table if exists " ~ refresh_state('flat_runs_replaced'),
         "create table " ~ refresh_state('flat_runs_replaced') ~ " as
