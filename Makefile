@@ -6,7 +6,7 @@ VENV   := .venv
 UV     := $(shell command -v uv 2>/dev/null || echo $(VENV)/bin/uv)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test load ui bench install clean
+.PHONY: run test load ui bench bench-refresh install clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test: install
 
 bench: install
 	$(VENV)/bin/python benchmarks/load_benchmark.py --rows 1000000
+
+# Full build, 1% refresh and no-op of `warehouse run` on both targets; BENCH_ARGS adds
+# options, e.g. make bench-refresh BENCH_ARGS="--targets duckdb --compare-rows 10000000"
+bench-refresh: install
+	$(VENV)/bin/python benchmarks/refresh_benchmark.py --rows 1000000 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .state
