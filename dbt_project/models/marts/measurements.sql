@@ -17,6 +17,9 @@
 -- counts the raw rows each reading won over.
 -- Incremental: the pre-hook deletes the batch's (signal, day) pairs and this query
 -- recomputes them from every current load with readings on them (macros/refresh_batch.sql).
+-- The ledger decides which loads are current and which the refresh batch holds
+-- (read by the run hooks, macros/refresh_batch.sql):
+-- depends_on: {{ source('raw', 'load_ledger') }}
 {%- set batch = refresh_batch() %}
 
 with readings as (
