@@ -36,11 +36,6 @@ class DuckDBSink(WarehouseSink):
             raise
         self.conn.commit()
 
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        # The open connection already holds DuckDB's file lock for this process.
-        yield
-
     def append_frame(self, table: str, frame: pl.DataFrame) -> None:
         columns = ", ".join(frame.columns)
         self.conn.register("arrow_batch", frame.to_arrow())
