@@ -22,6 +22,7 @@ from loaders.ledger import FileKind, SourceFile
 from loaders.sinks import open_sink
 from loaders.sources import assets, measurements, signals
 from loaders.sources.batch import ParsedBatch
+from loaders.writer_lock import writer_lock
 from warehouse.logging_config import log_context
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ def load_directory(
     data_dir = settings.data_path
     if not data_dir.is_dir():
         raise LoaderError(f"data folder {data_dir} does not exist")
-    with open_sink(settings) as sink, sink.writer_lock():
+    # The lock before the connection: DuckDB refuses a second process at connect time.
+    with writer_lock(settings), open_sink(settings) as sink:
         sink.migrate()
         # Fingerprint under the lock: a file replaced meanwhile is seen as it is now.
         return [load_file(sink, source, batch_rows=settings.batch_rows, progress=progress)
@@ -89,7 +91,7 @@ def load_directory(
 
 def reset_raw(settings: Settings) -> None:
     """Empty the raw tables and the ledger, so the next load reads every file again."""
-    with open_sink(settings) as sink, sink.writer_lock():
+    with writer_lock(settings), open_sink(settings) as sink:
         sink.migrate()
         with sink.transaction():
             sink.truncate_raw()

@@ -1,7 +1,7 @@
 """The Dagster instance the warehouse's runs are recorded in: DAGSTER_HOME under .state.
 
 `warehouse run` and `warehouse ui` share it, so a run started from the terminal shows in
-the UI's run history and both obey the same run queue and concurrency pools.
+the UI's run history and both see the same runs in flight.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def open_instance(settings: Settings) -> DagsterInstance:
     """The deployment's instance where DAGSTER_HOME is set, else the project's under .state.
 
     In the compose deployment DAGSTER_HOME names the shared instance (PostgreSQL storage):
-    `warehouse reseed` run in a container must be recorded where the UI and the
-    concurrency pools look, not in a private SQLite instance.
+    `warehouse reseed` run in a container must be recorded where the UI, the run queue
+    and the sensors look, not in a private SQLite instance.
     """
     from dagster import DagsterInstance
 

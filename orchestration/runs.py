@@ -52,6 +52,8 @@ class RunReport:
     job_name: str
     success: bool
     seconds: float
+    # Stopped by Ctrl-C or SIGTERM (Dagster records it as an unexpected termination).
+    interrupted: bool = False
     assets: list[AssetOutcome] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
     step_failures: list[StepFailure] = field(default_factory=list)
@@ -68,8 +70,15 @@ class RunReport:
 
 def run_job(settings: Settings, job_name: str, *, run_config: Mapping[str, Any] | None = None,
             instance: DagsterInstance | None = None, tags: Mapping[str, str] | None = None) -> RunReport:
-    """Execute one of the code location's jobs in this process and report on it."""
+    """Execute one of the code location's jobs in this process and report on it.
+
+    Runs of earlier `warehouse` processes that were killed are marked failed first, and
+    this run records its own process (orchestration.defs.dead_runs) for the next one.
+    """
+    import os
+
     from orchestration.definitions import build_definitions
+    from orchestration.defs.dead_runs import fail_dead_runs, process_tags
     from orchestration.instance import open_instance
 
     import dagster as dg
@@ -77,11 +86,18 @@ def run_job(settings: Settings, job_name: str, *, run_config: Mapping[str, Any] 
     job = build_definitions(settings).resolve_job_def(job_name)
     # The terminal gets Dagster's INFO lines; the run's event log keeps everything.
     job = job.with_logger_defs({"console": dg.colored_console_logger.configured({"log_level": "INFO"})})
+    instance = instance or open_instance(settings)
+    fail_dead_runs(instance, by=f"a new {job_name} run (pid {os.getpid()})")
     started = time.perf_counter()
     result = job.execute_in_process(
-        run_config=dict(run_config or {}), instance=instance or open_instance(settings),
-        raise_on_error=False, tags=dict(tags or {}))
-    return report_of(result, job_name, time.perf_counter() - started)
+        run_config=dict(run_config or {}), instance=instance, raise_on_error=False,
+        tags={**process_tags(), **dict(tags or {})})
+    report = report_of(result, job_name, time.perf_counter() - started)
+    # Ctrl-C or SIGTERM: Dagster fails the run with this reason.
+    run = instance.get_run_by_id(result.run_id)
+    report.interrupted = (run is not None
+                          and run.tags.get("dagster/failure_reason") == "UNEXPECTED_TERMINATION")
+    return report
 
 
 def report_of(result: Any, job_name: str, seconds: float) -> RunReport:
@@ -110,6 +126,14 @@ def report_of(result: Any, job_name: str, seconds: float) -> RunReport:
 
 def print_run_report(report: RunReport, console: Console) -> None:
     from rich.table import Table
+
+    if report.interrupted:
+        # One line: what was interrupted, and that nothing is left half-written.
+        where = ", ".join(f"step {failure.step}" for failure in report.step_failures) or "between steps"
+        console.print(f"[bold red]run {report.run_id} ({report.job_name}) interrupted[/] in {where} after "
+                      f"{report.seconds:.1f} s and marked failed: its uncommitted work was rolled back and "
+                      f"no process of it is left; the next run carries on from there", soft_wrap=True)
+        return
 
     assets = Table(title=f"{report.job_name}: assets", title_justify="left")
     for column in ("asset", "rows", "loaded", "rejected"):

@@ -93,31 +93,51 @@ def migrate(target: str | None) -> None:
     """Apply the raw schema's missing migrations (roles included: run it as the database's admin)."""
     from loaders.errors import LoaderError
     from loaders.sinks import open_sink
+    from loaders.writer_lock import writer_lock
 
     settings = _settings(target, None)
     try:
-        with open_sink(settings) as sink, sink.writer_lock():
+        with writer_lock(settings), open_sink(settings) as sink:
             applied = sink.migrate()
     except LoaderError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"applied {', '.join(applied)}" if applied else "raw schema up to date")
 
 
+INTERRUPTED_EXIT_CODE = 130
+
+
 def _run_job_and_report(settings: Settings, job_name: str, run_config: dict | None = None) -> None:
-    """Run a Dagster job in this process, print what it did, exit 1 unless all went well."""
+    """Run a Dagster job in this process, print what it did, exit 1 unless all went well.
+
+    Ctrl-C and SIGTERM (docker stop, systemd, kill) stop it the same way: the step in
+    progress is interrupted, its transaction rolls back, dbt is stopped, the run is
+    marked failed, and the process exits with 130 after one line saying so.
+    """
     import contextlib
+    import signal
 
-    from orchestration.defs.transform.project import DbtParseError
-    from orchestration.runs import print_run_report, run_job
-    from warehouse.console import console
-
-    # dbt's own output is progress: to stderr, leaving stdout to the report.
+    # Before the heavy imports: a SIGTERM meanwhile must not orphan `dbt parse`. During
+    # the run Dagster takes SIGINT and SIGTERM over and interrupts the step.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        with contextlib.redirect_stdout(sys.stderr):
-            report = run_job(settings, job_name, run_config=run_config)
-    except DbtParseError as error:
-        raise click.ClickException(str(error)) from None
-    print_run_report(report, console)
+        from orchestration.defs.transform.project import DbtParseError
+        from orchestration.runs import print_run_report, run_job
+        from warehouse.console import console
+
+        # dbt's own output is progress: to stderr, leaving stdout to the report.
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                report = run_job(settings, job_name, run_config=run_config)
+        except DbtParseError as error:
+            raise click.ClickException(str(error)) from None
+        print_run_report(report, console)
+    except KeyboardInterrupt:
+        click.echo(f"warehouse {job_name}: interrupted; nothing is left half-written (every file "
+                   "load and every dbt model commits on its own or not at all)", err=True)
+        sys.exit(INTERRUPTED_EXIT_CODE)
+    if report.interrupted:
+        sys.exit(INTERRUPTED_EXIT_CODE)
     if not report.ok:
         sys.exit(1)
 

@@ -33,7 +33,8 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     """The environment variables profiles.yml reads, derived from `settings`.
 
     Returns only the variables dbt needs; merge them over os.environ yourself:
-    WAREHOUSE_TARGET, WAREHOUSE_DUCKDB_PATH (absolute), WAREHOUSE_SOURCE_TIMEZONE,
+    WAREHOUSE_TARGET, WAREHOUSE_DUCKDB_PATH (absolute), WAREHOUSE_DUCKDB_MEMORY_LIMIT and
+    WAREHOUSE_DUCKDB_THREADS (DuckDB's settings), WAREHOUSE_SOURCE_TIMEZONE,
     DBT_PROJECT_DIR, DBT_PROFILES_DIR and, when a PostgreSQL DSN is set,
     WAREHOUSE_PG_HOST/PORT/USER/PASSWORD/DBNAME/SSLMODE for dbt's own login
     (`settings.transformer_dsn`: the transformer's DSN, else the loader's).
@@ -48,6 +49,8 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     env = {
         "WAREHOUSE_TARGET": settings.target,
         "WAREHOUSE_DUCKDB_PATH": str(duckdb_path),
+        "WAREHOUSE_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "WAREHOUSE_DUCKDB_THREADS": str(settings.duckdb_threads),
         "WAREHOUSE_SOURCE_TIMEZONE": settings.source_timezone,
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),

@@ -6,6 +6,8 @@ here, so there is exactly one place to point the warehouse at a database.
 
 from __future__ import annotations
 
+import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -16,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = PROJECT_ROOT / ".state"
+# What DuckDB's memory_limit accepts: a size with its unit, or a share of the machine's RAM.
+MEMORY_LIMIT = re.compile(r"(\d+(\.\d+)?) ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|([1-9]\d?|100)%", re.IGNORECASE)
 
 
 class SettingsError(Exception):
@@ -37,6 +41,10 @@ class Settings(BaseSettings):
     target: Literal["duckdb", "postgres"] = "duckdb"
     data_dir: Path = Path("data")
     duckdb_path: Path = STATE_DIR / "warehouse.duckdb"
+    # DuckDB's memory and cores, for every connection the project opens and for dbt: a
+    # laptop-safe cap (DuckDB's own default is 80 % of RAM), spilling to disk beyond it.
+    duckdb_memory_limit: str = "2GB"
+    duckdb_threads: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 4), ge=1)
     pg_dsn: str | None = None
     source_timezone: str = "UTC"
     # Rows per batch when streaming a measurements file: bounds the loader's memory.
@@ -67,6 +75,15 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Zurich')") from error
         return value
 
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        value = value.strip()
+        if not MEMORY_LIMIT.fullmatch(value):
+            raise ValueError("not a memory size: use a number with a unit (512MB, 2GB, 1.5GiB) "
+                             "or a share of the RAM (50%)")
+        return value
+
     @field_validator("pg_dsn")
     @classmethod
     def _dsn_shape(cls, value: str | None) -> str | None:
@@ -93,6 +110,11 @@ class Settings(BaseSettings):
     def transformer_dsn(self) -> str:
         """Where dbt connects: its own login when one is set, else the loader's."""
         return self.transformer_pg_dsn or self.require_pg_dsn()
+
+    @property
+    def duckdb_config(self) -> dict[str, str | int]:
+        """The configuration every DuckDB connection of the project opens with."""
+        return {"memory_limit": self.duckdb_memory_limit, "threads": self.duckdb_threads}
 
     @cached_property
     def data_path(self) -> Path:

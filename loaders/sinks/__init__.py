@@ -17,4 +17,4 @@ def open_sink(settings: Settings) -> WarehouseSink:
         return PostgresSink(settings.require_pg_dsn())
     from loaders.sinks.duckdb import DuckDBSink
 
-    return DuckDBSink(settings.duckdb_path)
+    return DuckDBSink(settings.duckdb_path, settings.duckdb_config)

@@ -99,11 +99,6 @@ class WarehouseSink(abc.ABC):
     def transaction(self) -> Iterator[None]: ...
 
     @abc.abstractmethod
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """Held for a whole load run so two loaders never race on one warehouse."""
-
-    @abc.abstractmethod
     def truncate_raw(self) -> None:
         """Empty every raw table and the ledger (a reseed)."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,10 +16,11 @@ from loaders.sinks.base import RAW_TABLES, FileLoad, WarehouseSink
 class DuckDBSink(WarehouseSink):
     dialect = "duckdb"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, config: Mapping[str, str | int] | None = None):
         path.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB admits one writing process per file: a second loader fails here at once.
-        self.conn = duckdb.connect(str(path))
+        # `config` caps memory and threads (settings.duckdb_config).
+        self.conn = duckdb.connect(str(path), config=dict(config or {}))
 
     def execute(self, statement: str, params: tuple = ()) -> list[tuple]:
         result = self.conn.execute(statement, list(params) if params else None)
@@ -34,11 +35,6 @@ class DuckDBSink(WarehouseSink):
             self.conn.rollback()
             raise
         self.conn.commit()
-
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        # The open connection already holds DuckDB's file lock for this process.
-        yield
 
     def append_frame(self, table: str, frame: pl.DataFrame) -> None:
         columns = ", ".join(frame.columns)

@@ -11,12 +11,9 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from loaders.errors import WarehouseBusyError
 from loaders.ledger import FileKind, LedgerEntry
 from loaders.sinks.base import RAW_TABLES, FileLoad, WarehouseSink
 
-# Any 64-bit number the warehouse's writers agree on: pg_advisory_lock's key.
-WRITER_LOCK_KEY = 0x6772_6964_7768  # "gridwh"
 TIMESTAMP_TEXT = "%Y-%m-%d %H:%M:%S%.6f"
 
 # PostgreSQL's binary COPY format: signature, flags, header extension length; trailer -1.
@@ -60,9 +57,8 @@ def partition_name(load_id: int) -> str:
 class PostgresSink(WarehouseSink):
     dialect = "postgres"
 
-    def __init__(self, dsn: str, *, lock_timeout_seconds: float | None = None):
+    def __init__(self, dsn: str):
         self.conn = psycopg.connect(dsn, autocommit=True, application_name="gridwarehouse-loader")
-        self.lock_timeout_seconds = lock_timeout_seconds
 
     def execute(self, statement: str, params: tuple = ()) -> list[tuple]:
         query = statement.replace("?", "%s") if params else statement
@@ -74,30 +70,6 @@ class PostgresSink(WarehouseSink):
     def transaction(self) -> Iterator[None]:
         with self.conn.transaction():
             yield
-
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        # A session-level advisory lock: a second loader waits (or gives up after the
-        # timeout) instead of racing; the server frees it if this process dies.
-        if self.lock_timeout_seconds is None:
-            self.execute("SELECT pg_advisory_lock(?)", (WRITER_LOCK_KEY,))
-        elif not self._try_lock_for(self.lock_timeout_seconds):
-            raise WarehouseBusyError("another loader holds the warehouse writer lock on PostgreSQL")
-        try:
-            yield
-        finally:
-            self.execute("SELECT pg_advisory_unlock(?)", (WRITER_LOCK_KEY,))
-
-    def _try_lock_for(self, seconds: float) -> bool:
-        import time
-
-        deadline = time.monotonic() + seconds
-        while True:
-            if self.execute("SELECT pg_try_advisory_lock(?)", (WRITER_LOCK_KEY,))[0][0]:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.2)
 
     def append_frame(self, table: str, frame: pl.DataFrame) -> None:
         self._copy_csv(sql.SQL(table), frame)

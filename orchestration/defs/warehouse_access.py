@@ -1,9 +1,11 @@
 """How Dagster steps touch the warehouse: one writer at a time, transient errors retried.
 
-Three layers keep warehouse-writing runs from overlapping: the run queue admits one run
-tagged as a writer at a time (dagster.yaml), the writing assets share one concurrency
-pool, and the database itself refuses a second writer (DuckDB's file lock, PostgreSQL's
-advisory lock) as the backstop when something starts outside Dagster's queue.
+Two layers keep warehouse-writing runs from overlapping: the run queue admits one run
+tagged as a writer at a time (dagster.yaml), and every writing step holds the warehouse's
+writer lock (loaders.writer_lock), which also covers runs started outside the queue
+(`warehouse run`, an ad-hoc materialization). No Dagster concurrency pool: a pool slot is
+a row in Dagster's storage that a SIGKILLed holder never gives back, so every later run
+would wait for it for ever; the writer lock dies with its holder.
 """
 
 from __future__ import annotations
@@ -16,9 +18,6 @@ import dagster as dg
 
 if TYPE_CHECKING:
     from warehouse.settings import Settings
-
-WAREHOUSE_POOL = "warehouse"
-"""Concurrency pool of every asset that writes to the warehouse (limit 1 in dagster.yaml)."""
 
 WRITER_TAG_KEY = "gridwarehouse/writes"
 WRITER_RUN_TAGS = {WRITER_TAG_KEY: "warehouse"}
@@ -85,23 +84,23 @@ def retrying_transient_errors(context: dg.OpExecutionContext) -> Iterator[None]:
 
 
 @contextmanager
-def exclusive_writer(settings: Settings) -> Iterator[None]:
-    """Hold the warehouse's writer lock while another process (dbt) writes to it.
+def exclusive_writer(context: dg.OpExecutionContext, settings: Settings) -> Iterator[None]:
+    """Hold the warehouse's writer lock for a writing step (the loaders, dbt).
 
-    The loaders take the same lock themselves, so a load and a dbt build of two runs
-    can never interleave on PostgreSQL even if the run queue were bypassed.
+    Waits up to WRITER_LOCK_WAIT_SECONDS for another writer, then raises the transient
+    WarehouseBusyError naming it (the step retries with backoff). The run first records
+    its process, so that if it is killed while holding the lock a later run can tell it
+    is dead (orchestration.defs.dead_runs).
     """
-    if settings.target == "postgres":
-        from loaders.sinks.postgres import PostgresSink
+    from loaders.sinks import open_sink
+    from loaders.writer_lock import writer_lock
+    from orchestration.defs.dead_runs import record_process
 
-        sink = PostgresSink(settings.require_pg_dsn(), lock_timeout_seconds=WRITER_LOCK_WAIT_SECONDS)
-        with sink, sink.writer_lock():
-            yield
-        return
-    import duckdb
-
-    # DuckDB's lock is the file itself, taken by whoever opens it to write. Probe it
-    # here so a busy warehouse means a retry rather than a half-run dbt build.
-    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    duckdb.connect(str(settings.duckdb_path)).close()
-    yield
+    record_process(context.instance, context.run.run_id)
+    with writer_lock(settings, wait_seconds=WRITER_LOCK_WAIT_SECONDS, run_id=context.run.run_id):
+        if settings.target == "duckdb":
+            # A process outside the lock's protocol (an analyst's DuckDB shell, a dbt left
+            # running by a killed run) holds the file itself: fail into a retry now rather
+            # than halfway through a dbt build.
+            open_sink(settings).close()
+        yield

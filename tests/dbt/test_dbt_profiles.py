@@ -12,16 +12,19 @@ def settings(**values: object) -> Settings:
     return Settings(_env_file=None, env="dev", **values)
 
 
-def test_duckdb_target_gets_an_absolute_path_and_the_source_zone(
+def test_duckdb_target_gets_an_absolute_path_the_source_zone_and_duckdbs_limits(
     tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     env = dbt_env(
-        settings(target="duckdb", duckdb_path=Path("w.duckdb"), source_timezone="Europe/Zurich")
+        settings(target="duckdb", duckdb_path=Path("w.duckdb"), source_timezone="Europe/Zurich",
+                 duckdb_memory_limit="3GB", duckdb_threads=2)
     )
     assert env == {
         "WAREHOUSE_TARGET": "duckdb",
         "WAREHOUSE_DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+        "WAREHOUSE_DUCKDB_MEMORY_LIMIT": "3GB",
+        "WAREHOUSE_DUCKDB_THREADS": "2",
         "WAREHOUSE_SOURCE_TIMEZONE": "Europe/Zurich",
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),

@@ -82,7 +82,7 @@ def evaluate(context: dg.SensorEvaluationContext, data_dir: Path) -> dg.SensorRe
     changed = current.changed_since(previous)
     if not changed:
         return dg.SensorResult(skip_reason="no new or changed dump files", cursor=current.to_cursor())
-    busy = writer_run_in_flight(context.instance)
+    busy = writer_run_in_flight(context.instance, by="the new_dump_sensor")
     if busy:
         # Keep the old cursor: the next tick after that run sees the change again.
         return dg.SensorResult(skip_reason=f"{', '.join(changed)} changed; waiting for run {busy} to finish")

@@ -7,6 +7,7 @@ Dagster, dbt and Polars. Both carry the writer tag the run queue admits one run 
 
 import dagster as dg
 
+from orchestration.defs.dead_runs import fail_dead_runs
 from orchestration.defs.warehouse_access import WRITER_RUN_TAGS
 
 RAW_STEP = "raw_tables"
@@ -46,8 +47,13 @@ reseed_job = dg.define_asset_job(
 JOBS = [refresh_job, reseed_job]
 
 
-def writer_run_in_flight(instance: dg.DagsterInstance) -> str | None:
-    """The id of a queued or running warehouse-writing run, if there is one."""
+def writer_run_in_flight(instance: dg.DagsterInstance, *, by: str) -> str | None:
+    """The id of a queued or running warehouse-writing run, if there is one.
+
+    A run whose process died is not in flight: it is marked failed first (`by` names who
+    noticed, in that run's event log), or it would hold the schedule and sensor for ever.
+    """
+    fail_dead_runs(instance, by=by)
     runs = instance.get_runs(
         filters=dg.RunsFilter(tags=WRITER_RUN_TAGS, statuses=[
             dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,

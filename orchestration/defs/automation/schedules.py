@@ -20,7 +20,7 @@ def refresh_schedule(settings: Settings) -> dg.ScheduleDefinition:
                     "still queued or running rather than queueing another behind it.",
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        busy = writer_run_in_flight(context.instance)
+        busy = writer_run_in_flight(context.instance, by="the refresh_schedule")
         if busy:
             return dg.SkipReason(f"run {busy} is still writing to the warehouse")
         return dg.RunRequest(tags={"gridwarehouse/trigger": "schedule"})

@@ -13,7 +13,7 @@ import dagster as dg
 
 from orchestration.defs.ingest.ledger_queries import current_rows_by_kind, rejected_rows_total
 from orchestration.defs.table_metadata import Relation, describe, markdown_table
-from orchestration.defs.warehouse_access import WAREHOUSE_POOL, retrying_transient_errors
+from orchestration.defs.warehouse_access import exclusive_writer, retrying_transient_errors
 from warehouse.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,7 +53,6 @@ class IngestConfig(dg.Config):
         for key in RAW_KEYS.values()
     ],
     can_subset=True,
-    pool=WAREHOUSE_POOL,
 )
 def raw_tables(
     context: dg.AssetExecutionContext, config: IngestConfig, settings: dg.ResourceParam[Settings]
@@ -64,19 +63,22 @@ def raw_tables(
     selected = context.selected_asset_keys
     # The bookkeeping tables change with any load; a selection of only them loads everything.
     kinds = [KIND_OF_KEY[key] for key in selected if key in KIND_OF_KEY] or list(DATA_TABLES)
-    with retrying_transient_errors(context):
+    if config.reseed and not config.confirm:
+        raise dg.Failure("a reseed deletes every raw row and the ledger before reloading; "
+                         "launch it with `confirm: true` in its run config", allow_retries=False)
+    # The lock covers the reads for the metadata too: on DuckDB they open the file, which
+    # another writer must not hold meanwhile.
+    with retrying_transient_errors(context), exclusive_writer(context, settings):
         if config.reseed:
-            if not config.confirm:
-                raise dg.Failure("a reseed deletes every raw row and the ledger before reloading; "
-                                 "launch it with `confirm: true` in its run config", allow_retries=False)
             context.log.warning("reseed: emptying the raw tables and the load ledger")
             reset_raw(settings)
         results = load_directory(settings, kinds=kinds, progress=_progress_logger(context))
+        materializations = list(_materializations(settings, selected, results))
 
     for result in results:
         context.log.info(f"{result.source_file}: {result.status}, {result.rows_loaded:,} loaded, "
                          f"{result.rows_rejected:,} rejected in {result.seconds:.1f} s")
-    yield from _materializations(settings, selected, results)
+    yield from materializations
 
     failed = [result for result in results if result.status == "failed"]
     if failed:

@@ -6,12 +6,15 @@ it adds to the materializations before handing them to Dagster.
 """
 
 import shutil
+import subprocess
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, dbt_assets
 
+from orchestration.defs.dead_runs import record_subprocess
 from orchestration.defs.table_metadata import Relation, column_schema, preview, row_count
 from orchestration.defs.transform.refresh_plan import (
     RefreshPlan,
@@ -26,7 +29,6 @@ from orchestration.defs.transform.project import (
     load_manifest,
 )
 from orchestration.defs.warehouse_access import (
-    WAREHOUSE_POOL,
     exclusive_writer,
     is_transient_message,
     retry_later,
@@ -37,6 +39,9 @@ from warehouse.settings import Settings
 MARTS_SCHEMA = "analytics"
 # Counting a view runs its whole query; tables and incremental models are counted.
 COUNTED_MATERIALIZATIONS = {"table", "incremental", "seed", "snapshot"}
+# How long an interrupted dbt gets to cancel its queries and exit before it is killed:
+# well inside the 10 s in which a stopped run must be gone.
+DBT_STOP_SECONDS = 5.0
 
 
 class DbtBuildConfig(dg.Config):
@@ -74,7 +79,6 @@ def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
         project=dbt_project(),
         dagster_dbt_translator=translator,
         name="dbt_models",
-        pool=WAREHOUSE_POOL,
     )
     def dbt_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig,
@@ -95,10 +99,11 @@ def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
             context.log.info(f"dbt builds every model from scratch: {plan.reason}")
             args.append("--full-refresh")
         target_path = invocation_target_path(context)
-        with retrying_transient_errors(context), exclusive_writer(settings):
+        with retrying_transient_errors(context), exclusive_writer(context, settings):
             with dbt_environment(settings):
                 invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_path)
-            events = list(invocation.stream())
+            with dbt_stopped_on_exit(context, invocation):
+                events = list(invocation.stream())
             error = invocation.get_error()
         if error is None:
             if whole_graph:
@@ -113,6 +118,33 @@ def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
             raise error
 
     return dbt_models
+
+
+@contextmanager
+def dbt_stopped_on_exit(context: dg.AssetExecutionContext, invocation: DbtCliInvocation) -> Iterator[None]:
+    """Leave no dbt process behind, however the block ends.
+
+    On an interrupt (Ctrl-C, or SIGTERM, which Dagster turns into one) dagster-dbt
+    forwards SIGINT to dbt, which cancels its queries and exits; but it waits 25 s for
+    that and then gives up with dbt still running. Here it waits DBT_STOP_SECONDS, and
+    dbt is killed if it is still there; the interrupt then carries on stopping the run.
+    If this process is killed outright, the run's tags name dbt for the next run to stop.
+    """
+    record_subprocess(context.instance, context.run.run_id, invocation.process.pid)
+    invocation.termination_timeout_seconds = DBT_STOP_SECONDS
+    try:
+        yield
+    except subprocess.TimeoutExpired as error:
+        if not isinstance(error.__context__, dg.DagsterExecutionInterruptedError):
+            raise
+        invocation.process.kill()
+        invocation.process.wait()
+        raise error.__context__ from None
+    finally:
+        if invocation.process.poll() is None:
+            invocation.process.kill()
+            invocation.process.wait()
+        record_subprocess(context.instance, context.run.run_id, None)
 
 
 def with_table_metadata(
