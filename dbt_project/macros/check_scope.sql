@@ -23,9 +23,10 @@
         {{ return(rows ~ join_batch_pairs('scoped.signal_id', 'scoped.measured_at')) }}
     {%- elif name == 'measurements_hourly' -%}
         {{ return(rows ~ join_batch_pairs('scoped.signal_id', 'scoped.hour_utc')) }}
-    {%- elif name == 'signal_daily_quality' -%}
+    {#- These two are scoped by what their pre-hooks recomputed; without it (a full build of the model) the whole table. -#}
+    {%- elif name == 'signal_daily_quality' and refresh_state_exists('quality_days') -%}
         {{ return(rows ~ "where (scoped.signal_id, scoped.day_utc) in (select signal_id, day_utc from " ~ refresh_state('quality_days') ~ ")") }}
-    {%- elif name == 'int_flat_runs' -%}
+    {%- elif name == 'int_flat_runs' and refresh_state_exists('flat_windows') -%}
         {{ return(rows ~ "where scoped.signal_id in (select signal_id from " ~ refresh_state('flat_windows') ~ ")") }}
     {%- elif name == 'orphan_measurements' -%}
         {%- set batch = current_refresh_batch() -%}

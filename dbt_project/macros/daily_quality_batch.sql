@@ -157,12 +157,14 @@
   anew.
 #}
 {% macro flat_runs_pre_hooks() -%}
+    {#- Whatever this run does, the scope of its tests must not be an earlier run's window. -#}
+    {%- set forget_windows = "drop table if exists " ~ refresh_state('flat_windows') -%}
     {%- if not execute or not is_incremental() -%}
-        {{ return('') }}
+        {{ return(forget_windows if execute else '') }}
     {%- endif -%}
     {%- set batch = current_refresh_batch() -%}
     {%- if batch is none or batch.mode != 'incremental' -%}
-        {{ return("delete from " ~ this) }}
+        {{ return(forget_windows ~ ";\ndelete from " ~ this) }}
     {%- endif -%}
     {%- set measurements = ref('measurements') -%}
     {{ return([
@@ -192,12 +194,13 @@
   quality_bounds keeps each signal's first and last reading for the model.
 #}
 {% macro daily_quality_pre_hooks() -%}
+    {%- set forget_days = "drop table if exists " ~ refresh_state('quality_days') -%}
     {%- if not execute or not is_incremental() -%}
-        {{ return('') }}
+        {{ return(forget_days if execute else '') }}
     {%- endif -%}
     {%- set batch = current_refresh_batch() -%}
     {%- if batch is none or batch.mode != 'incremental' -%}
-        {{ return("delete from " ~ this) }}
+        {{ return(forget_days ~ ";\ndelete from " ~ this) }}
     {%- endif -%}
     {%- set signals = ref('signals') -%}
     {%- set flat_runs = ref('int_flat_runs') -%}

@@ -105,9 +105,9 @@ def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
             with dbt_stopped_on_exit(context, invocation):
                 events = list(invocation.stream())
             error = invocation.get_error()
-        if error is None:
-            if whole_graph:
+            if error is None and whole_graph:
                 record_applied_project(settings, fingerprint)
+        if error is None:
             # Its events are read; a failed build keeps its artifacts and dbt.log to look at.
             shutil.rmtree(target_path, ignore_errors=True)
         elif is_transient_message(str(error)):
