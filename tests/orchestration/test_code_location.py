@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from orchestration.definitions import build_definitions
-from orchestration.defs.transform.project import MANIFEST_PATH
+from orchestration.defs.transform.project import prepare_manifest
 from orchestration.instance import open_instance
 from warehouse.settings import Settings
 
@@ -65,14 +65,17 @@ def test_assets_are_grouped_by_warehouse_schema(graph) -> None:
     assert graph.get(key("analytics", "measurements_hourly")).group_name == "analytics"
 
 
-def test_every_dbt_test_is_an_asset_check_source_tests_and_singular_tests_included(graph) -> None:
-    manifest = json.loads(Path(MANIFEST_PATH).read_text())
+def test_every_dbt_test_is_an_asset_check_source_tests_and_singular_tests_included(
+    graph, settings: Settings
+) -> None:
+    manifest = json.loads(prepare_manifest(settings).read_text())
     dbt_tests = {node["name"] for node in manifest["nodes"].values() if node["resource_type"] == "test"}
     check_names = {check.name for check in graph.asset_check_keys}
     assert dbt_tests <= check_names
     checks = {(c.asset_key, c.name) for c in graph.asset_check_keys}
     assert (key("raw", "load_ledger"), "assert_load_ledger_reconciles") in checks
     assert (key("analytics", "measurements"), "assert_measurement_files_reconcile") in checks
+    assert (key("analytics", "orphan_measurements"), "warn_orphan_readings") in checks
 
 
 def test_loader_checks_sit_on_each_raw_table(graph) -> None:

@@ -5,9 +5,11 @@ dbt exits: only then may this process open DuckDB to count each table's rows, wh
 it adds to the materializations before handing them to Dagster.
 """
 
+import json
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
@@ -17,6 +19,7 @@ from orchestration.defs.transform.project import (
     dbt_environment,
     dbt_project,
     invocation_target_path,
+    keep_parse_cache,
     load_manifest,
 )
 from orchestration.defs.warehouse_access import (
@@ -33,10 +36,18 @@ COUNTED_MATERIALIZATIONS = {"table", "incremental", "seed", "snapshot"}
 
 
 class DbtBuildConfig(dg.Config):
-    """Launchpad config of the dbt step (the `reseed` job fills it in)."""
+    """Launchpad config of the dbt step (the `reseed` and `verify` jobs fill it in)."""
 
     full_refresh: bool = False
     """Rebuild incremental models from scratch instead of adding what is new."""
+    check_scope: Literal["batch", "full"] = "batch"
+    """What the tests of the big tables read: the rows of this run's batch, or the whole
+    table (`full`, dbt's `--vars '{"check_scope": "full"}'`; a full refresh reads it all)."""
+
+    def dbt_vars(self) -> dict[str, str]:
+        """The `--vars` of the command: none for the default scope, so the parse cache of a
+        plain build stays the one dbt wrote without vars."""
+        return {} if self.check_scope == "batch" else {"check_scope": self.check_scope}
 
 
 def model_relations(
@@ -57,9 +68,9 @@ def model_relations(
     return relations
 
 
-def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
-    """The dbt assets of the project's current manifest (prepare it first)."""
-    manifest = load_manifest()
+def build_dbt_models(translator: DagsterDbtTranslator, manifest_path: Path) -> dg.AssetsDefinition:
+    """The dbt assets of the manifest `prepare_manifest` returned."""
+    manifest = load_manifest(manifest_path)
     relations = model_relations(manifest, translator)
 
     @dbt_assets(
@@ -73,16 +84,22 @@ def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig,
         settings: dg.ResourceParam[Settings],
     ) -> Iterator:
-        # Unit tests check the SQL, not the data: they belong to development and CI.
+        # Unit tests check the SQL, not the data: they belong to development and CI. A
+        # selection of checks only (the `verify` job) makes dagster-dbt select just their
+        # tests, so this same build runs them and nothing else.
         args = ["build", "--exclude-resource-type", "unit_test"]
         if config.full_refresh:
             args.append("--full-refresh")
-        target_path = invocation_target_path(context)
+        dbt_vars = config.dbt_vars()
+        if dbt_vars:
+            args += ["--vars", json.dumps(dbt_vars)]
+        target_path = invocation_target_path(context, settings, dbt_vars)
         with retrying_transient_errors(context), exclusive_writer(settings):
             with dbt_environment(settings):
                 invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_path)
             events = list(invocation.stream())
             error = invocation.get_error()
+        keep_parse_cache(target_path, settings, dbt_vars)
         if error is None:
             # Its events are read; a failed build keeps its artifacts and dbt.log to look at.
             shutil.rmtree(target_path, ignore_errors=True)
