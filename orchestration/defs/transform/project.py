@@ -75,6 +75,9 @@ class WarehouseDbtCliResource(DbtCliResource):
     `fetch_column_metadata()`, which we do not use (they would open DuckDB while dbt
     holds it). Together they cost ~12 s per build here. The version is the installed
     dbt-core's: `dbt_executable` is this environment's own dbt.
+
+    Both are private: dagster-dbt 0.29.27 has no public switch for either.
+    tests/orchestration/test_dbt_resource.py fails when an upgrade changes them.
     """
 
     @cached_property
