@@ -101,13 +101,13 @@ def build_dbt_models(translator: DagsterDbtTranslator, manifest_path: Path) -> d
             error = invocation.get_error()
         keep_parse_cache(target_path, settings, dbt_vars)
         if error is None:
-            # Its events are read; a failed build keeps its artifacts and dbt.log to look at.
+            # Its events are read; a failed build keeps its compiled SQL and dbt.log to look at.
             shutil.rmtree(target_path, ignore_errors=True)
         elif is_transient_message(str(error)):
             raise retry_later(context, error) from error
         yield from with_table_metadata(settings, events, relations)
         if error is not None:
-            context.log.error(f"dbt's artifacts and log of this build: {target_path}")
+            context.log.error(f"dbt's log and compiled SQL of this build: {target_path}")
             raise error
 
     return dbt_models

@@ -89,8 +89,12 @@ class WarehouseDbtCliResource(DbtCliResource):
 
 
 def dbt_resource(settings: Settings) -> DbtCliResource:
+    # dagster-dbt reads dbt's events from its output, never its JSON artifacts, and a
+    # build's folder is deleted once read: writing manifest.json and run_results.json
+    # would only add to every build (a failed one keeps dbt.log and the compiled SQL).
     return WarehouseDbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
-                                   target=settings.target, dbt_executable=dbt_executable())
+                                   target=settings.target, dbt_executable=dbt_executable(),
+                                   global_config_flags=["--no-write-json"])
 
 
 def manifest_is_stale() -> bool:
