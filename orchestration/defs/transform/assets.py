@@ -93,7 +93,7 @@ def build_dbt_models(translator: DagsterDbtTranslator, manifest_path: Path) -> d
         dbt_vars = config.dbt_vars()
         if dbt_vars:
             args += ["--vars", json.dumps(dbt_vars)]
-        target_path = invocation_target_path(context, settings, dbt_vars)
+        target_path = invocation_target_path(context.run.run_id, settings, dbt_vars)
         with retrying_transient_errors(context), exclusive_writer(settings):
             with dbt_environment(settings):
                 invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_path)

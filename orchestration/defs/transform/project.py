@@ -36,8 +36,6 @@ from packaging import version
 from warehouse.dbt_profiles import DBT_PROJECT_DIR, dbt_env
 
 if TYPE_CHECKING:
-    import dagster as dg
-
     from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -159,12 +157,16 @@ def keep_parse_cache(target_path: Path, settings: Settings,
     if not parsed.exists():
         return
     cache = parse_cache_dir(settings, dbt_vars)
-    cache.mkdir(parents=True, exist_ok=True)
-    # Copy beside, then rename: a command starting meanwhile reads the old file or the new.
-    scratch = cache / f"{PARTIAL_PARSE_FILE}.{uuid.uuid4().hex[:8]}"
-    shutil.copyfile(parsed, scratch)
-    os.replace(scratch, cache / PARTIAL_PARSE_FILE)
-    _prune_parse_caches()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        # Copy beside, then rename: a command starting meanwhile reads the old file or the new.
+        scratch = cache / f"{PARTIAL_PARSE_FILE}.{uuid.uuid4().hex[:8]}"
+        shutil.copyfile(parsed, scratch)
+        os.replace(scratch, cache / PARTIAL_PARSE_FILE)
+        _prune_parse_caches()
+    except OSError as error:
+        # Only the next command's speed depends on it (another process pruned it meanwhile).
+        log.warning("could not keep dbt's parse cache in %s: %s", cache, error)
 
 
 def _prune_parse_caches() -> None:
@@ -206,7 +208,7 @@ def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, Any]:
     return manifest
 
 
-def invocation_target_path(context: dg.OpExecutionContext, settings: Settings,
+def invocation_target_path(run_id: str, settings: Settings,
                            dbt_vars: Mapping[str, Any] | None = None) -> Path:
     """A fresh target folder for one dbt command, seeded with its settings' parse cache.
 
@@ -215,7 +217,7 @@ def invocation_target_path(context: dg.OpExecutionContext, settings: Settings,
     saves that (dbt re-parses what changed by itself). Hand the folder to
     `keep_parse_cache` when dbt is done.
     """
-    path = TARGET_DIR / f"run-{context.run.run_id[:8]}-{uuid.uuid4().hex[:8]}"
+    path = TARGET_DIR / f"run-{run_id[:8]}-{uuid.uuid4().hex[:8]}"
     path.mkdir(parents=True)
     try:
         shutil.copyfile(parse_cache_dir(settings, dbt_vars) / PARTIAL_PARSE_FILE, path / PARTIAL_PARSE_FILE)
