@@ -142,7 +142,8 @@ def print_run_report(report: RunReport, console: Console) -> None:
         assets.add_row(outcome.asset, *(f"{value:,}" if isinstance(value, int) else ""
                                          for value in (outcome.row_count, outcome.rows_loaded,
                                                        outcome.rows_rejected)))
-    console.print(assets)
+    if report.assets:  # `verify` materializes none
+        console.print(assets)
 
     not_passed = [check for check in report.checks if not check.passed]
     if not_passed:

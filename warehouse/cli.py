@@ -158,6 +158,19 @@ def run(target: str | None, data_dir: Path | None) -> None:
 @main.command()
 @target_option
 @data_dir_option
+def verify(target: str | None, data_dir: Path | None) -> None:
+    """Run every check over whole tables: each dbt data test and the raw ledger checks.
+
+    Runs Dagster's `verify` job in this process (a refresh tests only its batch on the
+    big tables; this reads them whole) and prints the checks. Builds nothing. Exits 1 if
+    the run failed or an error-severity check did not pass.
+    """
+    _run_job_and_report(_settings(target, data_dir), "verify")
+
+
+@main.command()
+@target_option
+@data_dir_option
 @click.option("--confirm", is_flag=True,
               help="Required: the raw tables and the load ledger are emptied before reloading.")
 def reseed(target: str | None, data_dir: Path | None, confirm: bool) -> None:

@@ -11,9 +11,6 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
-import psycopg.pq
-from psycopg.conninfo import conninfo_to_dict
-
 from warehouse.settings import PROJECT_ROOT, Settings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -61,6 +58,10 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 
 
 def _postgres_env(dsn: str) -> dict[str, str]:
+    # Imported here: a DuckDB run need not load the PostgreSQL driver.
+    import psycopg.pq
+    from psycopg.conninfo import conninfo_to_dict
+
     params = {key: str(value) for key, value in conninfo_to_dict(dsn).items() if value is not None}
     env = {
         variable: params.pop(keyword)

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # Orchestration (Dagster): when `refresh` runs by itself, how stale a mart may get,
     # where a failed run is posted, and where Dagster keeps its runs and event log.
     refresh_cron: str = "0 * * * *"
+    # The `verify` job: every test over whole tables, daily by default.
+    verify_cron: str = "30 3 * * *"
     dump_sensor_interval_seconds: int = Field(default=30, ge=5)
     # Whether the schedule and the dump sensor are on when the code location first loads.
     automation_enabled: bool = True

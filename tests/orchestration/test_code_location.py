@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from orchestration.definitions import build_definitions
-from orchestration.defs.transform.project import MANIFEST_PATH
+from orchestration.defs.transform.project import prepare_manifest
 from orchestration.instance import open_instance
 from warehouse.settings import Settings
 
@@ -22,7 +22,7 @@ MARTS = ["assets", "signals", "measurements", "measurements_hourly", "signal_dai
 def settings(tmp_path_factory: pytest.TempPathFactory, _no_warehouse_env: None) -> Settings:
     root = tmp_path_factory.mktemp("location")
     return Settings(data_dir=root / "data", duckdb_path=root / "w.duckdb", dagster_home=root / "home",
-                    refresh_cron="*/15 * * * *", automation_enabled=True)
+                    refresh_cron="*/15 * * * *", verify_cron="45 2 * * 1", automation_enabled=True)
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +65,17 @@ def test_assets_are_grouped_by_warehouse_schema(graph) -> None:
     assert graph.get(key("analytics", "measurements_hourly")).group_name == "analytics"
 
 
-def test_every_dbt_test_is_an_asset_check_source_tests_and_singular_tests_included(graph) -> None:
-    manifest = json.loads(Path(MANIFEST_PATH).read_text())
+def test_every_dbt_test_is_an_asset_check_source_tests_and_singular_tests_included(
+    graph, settings: Settings
+) -> None:
+    manifest = json.loads(prepare_manifest(settings).read_text())
     dbt_tests = {node["name"] for node in manifest["nodes"].values() if node["resource_type"] == "test"}
     check_names = {check.name for check in graph.asset_check_keys}
     assert dbt_tests <= check_names
     checks = {(c.asset_key, c.name) for c in graph.asset_check_keys}
     assert (key("raw", "load_ledger"), "assert_load_ledger_reconciles") in checks
     assert (key("analytics", "measurements"), "assert_measurement_files_reconcile") in checks
+    assert (key("analytics", "orphan_measurements"), "warn_orphan_readings") in checks
 
 
 def test_loader_checks_sit_on_each_raw_table(graph) -> None:
@@ -98,6 +101,27 @@ def test_refresh_and_reseed_run_in_process_with_the_writer_tag(repository) -> No
         assert len(job.asset_layer.selected_asset_keys) == len(everything)
 
 
+def test_verify_runs_every_check_and_builds_no_asset_with_the_writer_tag(repository) -> None:
+    job = repository.get_job("verify")
+    assert job.executor_def.name == "in_process"
+    assert job.tags["gridwarehouse/writes"] == "warehouse"
+    layer = job.asset_layer
+    assert layer.selected_asset_keys == set()
+    checks = set().union(*(data.assets_def.check_keys for data in layer.data))
+    assert checks == set(repository.asset_graph.asset_check_keys)
+
+
+def test_the_verify_schedule_runs_verify_on_the_configured_cron(repository) -> None:
+    schedule = repository.get_schedule_def("verify_schedule")
+    assert schedule.job_name == "verify"
+    assert schedule.cron_schedule == "45 2 * * 1"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_verify_runs_daily_at_half_past_three_by_default() -> None:
+    assert Settings(_env_file=None).verify_cron == "30 3 * * *"
+
+
 def test_reseed_demands_a_confirm_flag_in_its_run_config(repository) -> None:
     job = repository.get_job("reseed")
     with pytest.raises(dg.DagsterInvalidConfigError, match="confirm"):
@@ -121,6 +145,7 @@ def test_sensors_watch_the_dumps_the_failures_and_the_marts_freshness(repository
 def test_automation_starts_stopped_when_disabled(tmp_path: Path) -> None:
     repository = build_definitions(Settings(data_dir=tmp_path, automation_enabled=False)).get_repository_def()
     assert repository.get_schedule_def("refresh_schedule").default_status == dg.DefaultScheduleStatus.STOPPED
+    assert repository.get_schedule_def("verify_schedule").default_status == dg.DefaultScheduleStatus.STOPPED
     assert repository.get_sensor_def("new_dump_sensor").default_status == dg.DefaultSensorStatus.STOPPED
 
 

@@ -1,10 +1,15 @@
-"""The data-folder sensor: a run for a new or changed dump, none for an unchanged folder."""
+"""The data-folder sensor: a run for a new or changed dump, none for an unchanged folder,
+none for dumps the load ledger already has."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -29,10 +34,18 @@ def data_dir(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def sensor(data_dir: Path) -> dg.SensorDefinition:
-    settings = Settings(data_dir=data_dir, duckdb_path=data_dir.parent / "w.duckdb")
+def dump_sensor_of(settings: Settings) -> dg.SensorDefinition:
     return build_definitions(settings).get_repository_def().get_sensor_def("new_dump_sensor")
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, duckdb_path=data_dir.parent / "w.duckdb")
+
+
+@pytest.fixture
+def sensor(settings: Settings) -> dg.SensorDefinition:
+    return dump_sensor_of(settings)
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +136,92 @@ def test_a_change_waits_while_a_writing_run_is_in_flight(sensor: dg.SensorDefini
     assert data.run_requests == []
     assert "waiting for run" in data.skip_message
     assert ticks.cursor is None  # the change is seen again on the next tick
+
+
+# --- the load ledger: what the warehouse holds already starts no run ---------------------
+
+def load(settings: Settings) -> None:
+    from loaders.pipeline import load_directory
+
+    load_directory(settings)
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def loaded(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The data folder loaded into a warehouse, as `warehouse load` does."""
+    if request.param == "postgres":
+        settings = settings.model_copy(update={"target": "postgres",
+                                               "pg_dsn": request.getfixturevalue("pg_dsn")})
+    load(settings)
+    return settings
+
+
+def test_the_first_tick_on_a_loaded_warehouse_requests_no_run(
+    loaded: Settings, instance: dg.DagsterInstance
+) -> None:
+    data = Ticks(dump_sensor_of(loaded), instance).tick()
+    assert data.run_requests == []
+    assert data.skip_message == "assets.json, measurements_001.csv, signal.json: already loaded, " \
+                                "as the load ledger shows"
+
+
+def test_the_first_tick_requests_only_the_dumps_the_ledger_lacks(
+    loaded: Settings, instance: dg.DagsterInstance, data_dir: Path
+) -> None:
+    (data_dir / "measurements_001.csv").write_text(DUMP.replace("116,129", "120"), encoding="utf-8")
+    (data_dir / "measurements_002.csv").write_text(DUMP.replace("116,129", "121"), encoding="utf-8")
+    ticks = Ticks(dump_sensor_of(loaded), instance)
+    assert changed_files(ticks.tick()) == ["measurements_001.csv", "measurements_002.csv"]
+    assert ticks.tick().run_requests == []
+
+
+def test_a_dump_loaded_between_two_ticks_starts_no_run(
+    loaded: Settings, instance: dg.DagsterInstance, data_dir: Path
+) -> None:
+    ticks = Ticks(dump_sensor_of(loaded), instance)
+    ticks.tick()
+    (data_dir / "measurements_002.csv").write_text(DUMP.replace("116,129", "122"), encoding="utf-8")
+    load(loaded)
+    assert ticks.tick().run_requests == []
+
+
+def test_an_unreadable_dump_that_failed_to_load_starts_no_run_until_it_changes(
+    settings: Settings, instance: dg.DagsterInstance, data_dir: Path
+) -> None:
+    (data_dir / "measurements_002.csv").write_text("not|a|dump\n", encoding="utf-8")
+    load(settings)  # the ledger records a failed load of it
+    ticks = Ticks(dump_sensor_of(settings), instance)
+    assert ticks.tick().run_requests == []
+    (data_dir / "measurements_002.csv").write_text(DUMP.replace("116,129", "123"), encoding="utf-8")
+    assert changed_files(ticks.tick()) == ["measurements_002.csv"]
+
+
+@contextmanager
+def _holding(settings: Settings) -> Iterator[subprocess.Popen]:
+    """Another process holding the DuckDB file open for writing, until the block ends."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; conn = duckdb.connect(sys.argv[1]); "
+         "print('holding', flush=True); sys.stdin.read()", str(settings.duckdb_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        yield holder
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+
+def test_a_tick_while_a_writer_holds_duckdb_skips_and_looks_again(
+    settings: Settings, instance: dg.DagsterInstance, data_dir: Path
+) -> None:
+    load(settings)
+    (data_dir / "measurements_002.csv").write_text(DUMP.replace("116,129", "124"), encoding="utf-8")
+    ticks = Ticks(dump_sensor_of(settings), instance)
+    with _holding(settings) as holder:
+        data = ticks.tick()
+        assert holder.poll() is None
+    assert data.run_requests == []
+    assert "the load ledger cannot be read now" in data.skip_message
+    assert "held by a writing process" in data.skip_message
+    assert ticks.cursor is None  # the next tick looks at the same files again
+    assert changed_files(ticks.tick()) == ["measurements_002.csv"]

@@ -2,7 +2,10 @@
 
 The cursor holds each file's checksum, so an unchanged folder never starts a run, and
 its size and modification time, so a file is only hashed again when those move
-(production dumps are gigabytes; the sensor looks every few seconds).
+(production dumps are gigabytes; the sensor looks every few seconds). A file the cursor
+does not know or has seen change is compared with the load ledger before a run is
+asked for: on the first tick, or after `warehouse load`, the warehouse may hold it
+already.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.defs.automation.jobs import refresh_job, writer_run_in_flight
+from orchestration.defs.ingest.ledger_queries import known_checksums
 from warehouse.settings import Settings
 
 
@@ -47,6 +51,10 @@ class FolderState:
         return sorted(name for name, dump in self.files.items()
                       if name not in previous.files or previous.files[name].sha256 != dump.sha256)
 
+    def unknown_to(self, ledger: dict[str, set[str]], names: list[str]) -> list[str]:
+        """Those of `names` whose content the load ledger does not account for."""
+        return [name for name in names if self.files[name].sha256 not in ledger.get(name, set())]
+
 
 def dump_paths(data_dir: Path) -> list[Path]:
     """The files the loaders would read, by the loaders' own naming rules."""
@@ -73,19 +81,32 @@ def scan(data_dir: Path, previous: FolderState) -> FolderState:
     return FolderState(files, previous.requests)
 
 
-def evaluate(context: dg.SensorEvaluationContext, data_dir: Path) -> dg.SensorResult:
+def evaluate(context: dg.SensorEvaluationContext, settings: Settings) -> dg.SensorResult:
     """One sensor tick: a run request for new or changed dumps, else a reason to skip."""
+    import psycopg
+
+    from loaders.errors import WarehouseBusyError
+
+    data_dir = settings.data_path
     if not data_dir.is_dir():
         return dg.SensorResult(skip_reason=f"data folder {data_dir} does not exist")
     previous = FolderState.from_cursor(context.cursor)
     current = scan(data_dir, previous)
-    changed = current.changed_since(previous)
-    if not changed:
+    moved = current.changed_since(previous)
+    if not moved:
         return dg.SensorResult(skip_reason="no new or changed dump files", cursor=current.to_cursor())
+    # Whenever a tick skips without a new cursor, the next tick sees the same files again.
     busy = writer_run_in_flight(context.instance, by="the new_dump_sensor")
     if busy:
-        # Keep the old cursor: the next tick after that run sees the change again.
-        return dg.SensorResult(skip_reason=f"{', '.join(changed)} changed; waiting for run {busy} to finish")
+        return dg.SensorResult(skip_reason=f"{', '.join(moved)} changed; waiting for run {busy} to finish")
+    try:
+        changed = current.unknown_to(known_checksums(settings), moved)
+    except (WarehouseBusyError, psycopg.OperationalError) as error:
+        return dg.SensorResult(skip_reason=f"{', '.join(moved)} changed; the load ledger cannot be read "
+                                           f"now ({error}), looking again next tick")
+    if not changed:
+        return dg.SensorResult(skip_reason=f"{', '.join(moved)}: already loaded, as the load ledger shows",
+                               cursor=current.to_cursor())
     current.requests += 1
     return dg.SensorResult(
         run_requests=[dg.RunRequest(
@@ -106,9 +127,10 @@ def dump_sensor(settings: Settings) -> dg.SensorDefinition:
         minimum_interval_seconds=settings.dump_sensor_interval_seconds,
         default_status=status,
         description=f"Starts `refresh` when a dump in {settings.data_path} is new or changed "
-                    "(by checksum); an unchanged folder starts nothing.",
+                    "(by checksum) and the load ledger does not have it yet; an unchanged folder "
+                    "starts nothing.",
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        return evaluate(context, settings.data_path)
+        return evaluate(context, settings)
 
     return _sensor

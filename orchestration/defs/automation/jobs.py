@@ -1,8 +1,11 @@
-"""The two jobs that write the warehouse: `refresh` (incremental) and `reseed` (from scratch).
+"""The jobs: `refresh` (incremental) and `reseed` (from scratch) write the warehouse,
+`verify` runs every check over whole tables.
 
-Both select the whole graph (raw tables, dbt models, every check) and run in one
-process: steps are few and long, and each step of a multiprocess run would re-import
-Dagster, dbt and Polars. Both carry the writer tag the run queue admits one run of.
+`refresh` and `reseed` select the whole graph (raw tables, dbt models, every check);
+`verify` only the checks. All run in one process: steps are few and long, and each step
+of a multiprocess run would re-import Dagster, dbt and Polars. All carry the writer tag
+the run queue admits one run of: `verify` only reads, but it must read while nothing
+writes, and on DuckDB dbt needs the file to itself.
 """
 
 import dagster as dg
@@ -44,7 +47,19 @@ reseed_job = dg.define_asset_job(
     ),
 )
 
-JOBS = [refresh_job, reseed_job]
+verify_job = dg.define_asset_job(
+    name="verify",
+    # Checks only: dagster-dbt then selects just the dbt tests, and the dbt step builds nothing.
+    selection=dg.AssetSelection.all_asset_checks(),
+    description="Run every check over whole tables: each dbt data test with check_scope full "
+                "(a refresh tests only its batch on the big tables), the raw tables' ledger "
+                "checks and the marts' freshness. Builds nothing.",
+    executor_def=dg.in_process_executor,
+    tags=WRITER_RUN_TAGS,
+    config={"ops": {DBT_STEP: {"config": {"check_scope": "full"}}}},
+)
+
+JOBS = [refresh_job, reseed_job, verify_job]
 
 
 def writer_run_in_flight(instance: dg.DagsterInstance, *, by: str) -> str | None:

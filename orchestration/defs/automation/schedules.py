@@ -1,21 +1,24 @@
-"""`refresh` on a clock (WAREHOUSE_REFRESH_CRON, hourly by default)."""
+"""`refresh` on a clock (WAREHOUSE_REFRESH_CRON, hourly by default), `verify` daily
+(WAREHOUSE_VERIFY_CRON)."""
 
 import dagster as dg
 
-from orchestration.defs.automation.jobs import refresh_job, writer_run_in_flight
+from orchestration.defs.automation.jobs import refresh_job, verify_job, writer_run_in_flight
 from warehouse.settings import Settings
 
 
-def refresh_schedule(settings: Settings) -> dg.ScheduleDefinition:
-    status = (dg.DefaultScheduleStatus.RUNNING if settings.automation_enabled
-              else dg.DefaultScheduleStatus.STOPPED)
+def _status(settings: Settings) -> dg.DefaultScheduleStatus:
+    return (dg.DefaultScheduleStatus.RUNNING if settings.automation_enabled
+            else dg.DefaultScheduleStatus.STOPPED)
 
+
+def refresh_schedule(settings: Settings) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="refresh_schedule",
         job=refresh_job,
         cron_schedule=settings.refresh_cron,
         execution_timezone="UTC",
-        default_status=status,
+        default_status=_status(settings),
         description="Runs `refresh` on WAREHOUSE_REFRESH_CRON; skips a tick while a writing run is "
                     "still queued or running rather than queueing another behind it.",
     )
@@ -26,3 +29,16 @@ def refresh_schedule(settings: Settings) -> dg.ScheduleDefinition:
         return dg.RunRequest(tags={"gridwarehouse/trigger": "schedule"})
 
     return _schedule
+
+
+def verify_schedule(settings: Settings) -> dg.ScheduleDefinition:
+    # A writing run in flight is waited for in the run queue: the day's check is not skipped.
+    return dg.ScheduleDefinition(
+        name="verify_schedule",
+        job=verify_job,
+        cron_schedule=settings.verify_cron,
+        execution_timezone="UTC",
+        default_status=_status(settings),
+        tags={"gridwarehouse/trigger": "schedule"},
+        description="Runs `verify` on WAREHOUSE_VERIFY_CRON: every check over whole tables.",
+    )

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from loaders.sinks.base import WarehouseSink
+    from warehouse.settings import Settings
+
+# The checksums a load of each file would skip: its current load's, and its latest
+# attempt's when that failed (the loader does not retry a file until it changes).
+KNOWN_CHECKSUMS = """
+    SELECT source_file, sha256 FROM raw.load_ledger AS l
+    WHERE status = 'loaded'
+       OR (status = 'failed'
+           AND load_id = (SELECT max(load_id) FROM raw.load_ledger AS m WHERE m.source_file = l.source_file))
+"""
 
 
 @dataclass(frozen=True)
@@ -86,3 +97,44 @@ def top_reject_reasons(sink: WarehouseSink, kind: str, limit: int = 5) -> list[t
         "JOIN raw.load_ledger l ON l.load_id = r.load_id AND l.status = 'loaded' "
         "WHERE r.file_kind = ? GROUP BY r.reason ORDER BY count(*) DESC, r.reason LIMIT ?", (kind, limit))
     return [(str(reason), int(count)) for reason, count in rows]
+
+
+def known_checksums(settings: Settings) -> dict[str, set[str]]:
+    """For each file name, the checksums the ledger already accounts for; {} before any load.
+
+    Reads without writing: DuckDB opened read-only (never created) for this one query,
+    since a reading process keeps a writer out for as long as it holds the file.
+    Raises WarehouseBusyError when a writer holds DuckDB.
+    """
+    if settings.target == "postgres":
+        import psycopg
+
+        with psycopg.connect(settings.require_pg_dsn(), autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass('raw.load_ledger')").fetchone()[0] is None:
+                return {}
+            return _by_file(conn.execute(KNOWN_CHECKSUMS).fetchall())
+
+    import duckdb
+
+    from loaders.errors import WarehouseBusyError
+
+    path = settings.duckdb_path
+    if not path.exists():
+        return {}
+    try:
+        conn = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise
+        raise WarehouseBusyError(f"{path} is held by a writing process") from error
+    with conn:
+        has_ledger = conn.execute("SELECT count(*) FROM duckdb_tables() "
+                                  "WHERE schema_name = 'raw' AND table_name = 'load_ledger'").fetchone()[0]
+        return _by_file(conn.execute(KNOWN_CHECKSUMS).fetchall()) if has_ledger else {}
+
+
+def _by_file(rows: list[tuple]) -> dict[str, set[str]]:
+    known: dict[str, set[str]] = defaultdict(set)
+    for source_file, sha256 in rows:
+        known[source_file].add(sha256)
+    return dict(known)

@@ -10,8 +10,7 @@ from warehouse.settings import Settings
 
 
 def definitions(settings: Settings) -> dg.Definitions:
-    prepare_manifest(settings)
-    dbt_models = build_dbt_models(WarehouseDbtTranslator())
+    dbt_models = build_dbt_models(WarehouseDbtTranslator(), prepare_manifest(settings))
     marts = sorted(key for key in dbt_models.keys if key.path[0] == MARTS_SCHEMA)
     freshness_checks = mart_freshness_checks(marts, settings.mart_max_age_hours)
     return dg.Definitions(

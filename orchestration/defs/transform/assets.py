@@ -5,11 +5,13 @@ dbt exits: only then may this process open DuckDB to count each table's rows, wh
 it adds to the materializations before handing them to Dagster.
 """
 
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, dbt_assets
@@ -26,6 +28,7 @@ from orchestration.defs.transform.project import (
     dbt_environment,
     dbt_project,
     invocation_target_path,
+    keep_parse_cache,
     load_manifest,
 )
 from orchestration.defs.warehouse_access import (
@@ -45,10 +48,18 @@ DBT_STOP_SECONDS = 5.0
 
 
 class DbtBuildConfig(dg.Config):
-    """Launchpad config of the dbt step (the `reseed` job fills it in)."""
+    """Launchpad config of the dbt step (the `reseed` and `verify` jobs fill it in)."""
 
     full_refresh: bool = False
     """Rebuild incremental models from scratch instead of adding what is new."""
+    check_scope: Literal["batch", "full"] = "batch"
+    """What the tests of the big tables read: the rows of this run's batch, or the whole
+    table (`full`, dbt's `--vars '{"check_scope": "full"}'`; a full refresh reads it all)."""
+
+    def dbt_vars(self) -> dict[str, str]:
+        """The `--vars` of the command: none for the default scope, so the parse cache of a
+        plain build stays the one dbt wrote without vars."""
+        return {} if self.check_scope == "batch" else {"check_scope": self.check_scope}
 
 
 def model_relations(
@@ -69,9 +80,9 @@ def model_relations(
     return relations
 
 
-def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
-    """The dbt assets of the project's current manifest (prepare it first)."""
-    manifest = load_manifest()
+def build_dbt_models(translator: DagsterDbtTranslator, manifest_path: Path) -> dg.AssetsDefinition:
+    """The dbt assets of the manifest `prepare_manifest` returned."""
+    manifest = load_manifest(manifest_path)
     relations = model_relations(manifest, translator)
 
     @dbt_assets(
@@ -84,7 +95,9 @@ def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig,
         settings: dg.ResourceParam[Settings],
     ) -> Iterator:
-        # Unit tests check the SQL, not the data: they belong to development and CI.
+        # Unit tests check the SQL, not the data: they belong to development and CI. A
+        # selection of checks only (the `verify` job) makes dagster-dbt select just their
+        # tests, so this same build runs them and nothing else.
         args = ["build", "--exclude-resource-type", "unit_test"]
         whole_graph = set(context.selected_asset_keys) == set(context.assets_def.keys)
         fingerprint = project_fingerprint(manifest, settings)
@@ -98,7 +111,10 @@ def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
         if plan.mode == "full":
             context.log.info(f"dbt builds every model from scratch: {plan.reason}")
             args.append("--full-refresh")
-        target_path = invocation_target_path(context)
+        dbt_vars = config.dbt_vars()
+        if dbt_vars:
+            args += ["--vars", json.dumps(dbt_vars)]
+        target_path = invocation_target_path(context.run.run_id, settings, dbt_vars)
         with retrying_transient_errors(context), exclusive_writer(context, settings):
             with dbt_environment(settings):
                 invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_path)
@@ -107,14 +123,15 @@ def build_dbt_models(translator: DagsterDbtTranslator) -> dg.AssetsDefinition:
             error = invocation.get_error()
             if error is None and whole_graph:
                 record_applied_project(settings, fingerprint)
+        keep_parse_cache(target_path, settings, dbt_vars)
         if error is None:
-            # Its events are read; a failed build keeps its artifacts and dbt.log to look at.
+            # Its events are read; a failed build keeps its compiled SQL and dbt.log to look at.
             shutil.rmtree(target_path, ignore_errors=True)
         elif is_transient_message(str(error)):
             raise retry_later(context, error) from error
         yield from with_table_metadata(settings, events, relations)
         if error is not None:
-            context.log.error(f"dbt's artifacts and log of this build: {target_path}")
+            context.log.error(f"dbt's log and compiled SQL of this build: {target_path}")
             raise error
 
     return dbt_models
