@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,6 +78,10 @@ def test_warehouse_verify_exits_1_when_an_error_check_fails(duckdb_build: Build,
                 "(SELECT signal_id, measured_at FROM analytics.measurements LIMIT 1)")
 
     completed = warehouse_verify(duckdb_build, broken)
+    # The failed build keeps dbt's folder to look at; this one has been looked at.
+    kept = re.search(r"compiled SQL of this build: (\S+)", completed.stdout + completed.stderr)
+    if kept:
+        shutil.rmtree(kept.group(1), ignore_errors=True)
     assert completed.returncode == 1, completed.stderr[-3000:]
     rows = [line.split("│")[1:4] for line in completed.stdout.splitlines() if line.startswith("│")]
     assert [cell.strip() for cell in rows[0]] == ["analytics/measurements", "assert_measurement_files_reconcile",

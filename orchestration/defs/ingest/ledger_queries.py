@@ -1,4 +1,5 @@
-"""Questions the Dagster checks and metadata ask of the load ledger, in SQL both warehouses run."""
+"""Questions the Dagster checks, the metadata and the dump sensor ask of the load ledger,
+in SQL both warehouses run."""
 
 from __future__ import annotations
 
