@@ -62,6 +62,14 @@ class DbtBuildConfig(dg.Config):
         return {} if self.check_scope == "batch" else {"check_scope": self.check_scope}
 
 
+def builds_whole_graph(assets_def: dg.AssetsDefinition) -> bool:
+    """Whether this execution builds every model and runs every check, which is when
+    dagster-dbt does not subset the dbt selection (the `refresh` and `reseed` jobs); a
+    checks-only execution (`verify`) or a selection from the UI is a subset."""
+    return (assets_def.keys_by_output_name == assets_def.node_keys_by_output_name
+            and assets_def.check_specs_by_output_name == assets_def.node_check_specs_by_output_name)
+
+
 def model_relations(
     manifest: Mapping[str, Any], translator: DagsterDbtTranslator
 ) -> dict[str, tuple[Relation, str]]:
@@ -99,7 +107,7 @@ def build_dbt_models(translator: DagsterDbtTranslator, manifest_path: Path) -> d
         # selection of checks only (the `verify` job) makes dagster-dbt select just their
         # tests, so this same build runs them and nothing else.
         args = ["build", "--exclude-resource-type", "unit_test"]
-        whole_graph = set(context.selected_asset_keys) == set(context.assets_def.keys)
+        whole_graph = builds_whole_graph(context.assets_def)
         fingerprint = project_fingerprint(manifest, settings)
         plan = (plan_refresh(settings, fingerprint, full_refresh=config.full_refresh) if whole_graph
                 else RefreshPlan("full" if config.full_refresh else "incremental", "a selection of models"))
