@@ -124,8 +124,12 @@
     {%- set raw_measurements = api.Relation.create(database=target.database, schema='raw', identifier='measurements') -%}
     {%- set raw_signals = api.Relation.create(database=target.database, schema='raw', identifier='signals') -%}
 
+    {#- The first version's bookkeeping tables, inside the model graph, are retired. -#}
+    {%- set staging = api.Relation.create(database=target.database, schema='staging', identifier='measurement_inputs') -%}
     {%- do run_statements([
         "create table if not exists " ~ refresh_state('applied_loads') ~ " (load_id bigint not null, file_kind varchar(32) not null)",
+        "drop table if exists " ~ staging,
+        "drop table if exists " ~ staging.incorporate(path={'identifier': 'measurement_inputs_applied'}),
         "create table if not exists " ~ refresh_state('load_coverage') ~ " (load_id bigint not null, signal_id bigint not null, day_utc date not null, readings bigint not null)",
         "create table if not exists " ~ refresh_state('applied_signals') ~ " (signal_id bigint not null, plausible_min double precision, plausible_max double precision)",
         "create table if not exists " ~ refresh_state('pending_signals') ~ " (signal_id bigint not null)",
