@@ -26,7 +26,7 @@
     {#- These two are scoped by what their pre-hooks recomputed; without it (a full build of the model) the whole table. -#}
     {%- elif name == 'signal_daily_quality' and refresh_state_exists('quality_days') -%}
         {{ return(rows ~ "where (scoped.signal_id, scoped.day_utc) in (select signal_id, day_utc from " ~ refresh_state('quality_days') ~ ")") }}
-    {%- elif name == 'int_flat_runs' and refresh_state_exists('flat_windows') -%}
+    {%- elif name == 'signal_flatlines' and refresh_state_exists('flat_windows') -%}
         {{ return(rows ~ "where scoped.signal_id in (select signal_id from " ~ refresh_state('flat_windows') ~ ")") }}
     {%- elif name == 'orphan_measurements' -%}
         {%- set batch = current_refresh_batch() -%}

@@ -1,5 +1,5 @@
 {#
-  What an incremental refresh of the stuck stretches (int_flat_runs) and of the daily
+  What an incremental refresh of the stuck stretches (signal_flatlines) and of the daily
   quality (signal_daily_quality) recomputes beyond the batch's (signal, day) pairs.
 
   A quality row depends on more than the readings of its day: on the signal's first
@@ -148,7 +148,7 @@
 {%- endmacro %}
 
 {#
-  Pre-hooks of int_flat_runs. A stretch of one unchanged value can reach far beyond the
+  Pre-hooks of signal_flatlines. A stretch of one unchanged value can reach far beyond the
   batch's days, so for each touched signal the window recomputed runs from just after the
   last value change before its first touched day to just before the first value change
   after its last touched day. Readings outside the touched days did not change, so every
@@ -203,7 +203,7 @@
         {{ return(forget_days ~ ";\ndelete from " ~ this) }}
     {%- endif -%}
     {%- set signals = ref('signals') -%}
-    {%- set flat_runs = ref('int_flat_runs') -%}
+    {%- set flat_runs = ref('signal_flatlines') -%}
     {{ return([
         "insert into " ~ refresh_state('pending_signals') ~ " (signal_id)
          select signal_id

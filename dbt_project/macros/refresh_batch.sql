@@ -37,7 +37,7 @@
 
 {# The incremental models whose success, all together, lets the batch count as applied. #}
 {% macro refresh_family() -%}
-    {{ return(['measurements', 'measurements_hourly', 'orphan_measurements', 'int_flat_runs',
+    {{ return(['measurements', 'measurements_hourly', 'orphan_measurements', 'signal_flatlines',
                'signal_daily_quality']) }}
 {%- endmacro %}
 

@@ -19,7 +19,7 @@ ASSETS = '[{"AssetID": "1", "Latitude": "47.5568277613", "Longitude": "8.2338560
 # each is compared with builds models only.
 NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
 MODELS_ONLY = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
-COMPARED_TABLES = (*ANALYTICS_TABLES, "staging.int_flat_runs")
+COMPARED_TABLES = (*ANALYTICS_TABLES, "analytics.signal_flatlines")
 
 
 def signal_record(signal_id: int, unit: str = "kV") -> str:

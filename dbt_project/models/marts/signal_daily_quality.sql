@@ -16,7 +16,7 @@
 --                    readings, or from the day's start (or the signal's first reading
 --                    ever) to its first reading, or from its last reading to the day's end
 --                    (or the end of the data). A day without readings is one long gap.
---   flatline         the day overlaps a stuck stretch (int_flat_runs).
+--   flatline         the day overlaps a stuck stretch (signal_flatlines).
 -- Incremental: the days fixed by the pre-hook (refresh_state.quality_days, see
 -- macros/daily_quality_batch.sql) are recomputed; every other row stays.
 {%- set batch = refresh_batch() %}
@@ -156,7 +156,7 @@ flat_days as (
         day_windows.signal_id,
         day_windows.day_utc
     from day_windows
-    inner join {{ ref('int_flat_runs') }} as flat_runs
+    inner join {{ ref('signal_flatlines') }} as flat_runs
         on flat_runs.signal_id = day_windows.signal_id
         and flat_runs.run_start_at < {{ dbt.dateadd('day', 1, 'cast(day_windows.day_utc as timestamp)') }}
         and flat_runs.run_end_at > cast(day_windows.day_utc as timestamp)
