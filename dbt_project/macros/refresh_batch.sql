@@ -271,21 +271,32 @@
 {%- endmacro %}
 
 {#
-  Pre-hook of the marts keyed by signal and time: remove the rows the batch recomputes
-  (all of them when the batch is full), inside the model's transaction.
+  What a mart's pre-hook deletes: 'nothing' (its table is new), 'everything' (the batch
+  is full: first build with a refresh_state, --full-refresh), or the batch's rows (the
+  batch is returned).
 #}
-{% macro delete_batch_rows(signal_column, time_column) -%}
+{% macro rows_to_recompute() -%}
     {%- if not execute or not is_incremental() -%}
-        {{ return('') }}
+        {{ return('nothing') }}
     {%- endif -%}
     {%- set batch = current_refresh_batch() -%}
-    {%- if batch is none or batch.mode != 'incremental' -%}
-        delete from {{ this }}
-    {%- else -%}
-        delete from {{ this }} as target
-        using {{ refresh_state('batch_pairs') }} as batch_pair
-        where {{ batch_pair_condition('target.' ~ signal_column, 'target.' ~ time_column) }}
+    {{ return('everything' if batch is none or batch.mode != 'incremental' else batch) }}
+{%- endmacro %}
+
+{#
+  Pre-hook of the marts keyed by signal and time: remove the rows the batch recomputes,
+  inside the model's transaction.
+#}
+{% macro delete_batch_rows(signal_column, time_column) -%}
+    {%- set batch = rows_to_recompute() -%}
+    {%- if batch == 'nothing' -%}
+        {{ return('') }}
+    {%- elif batch == 'everything' -%}
+        {{ return("delete from " ~ this) }}
     {%- endif -%}
+    delete from {{ this }} as target
+    using {{ refresh_state('batch_pairs') }} as batch_pair
+    where {{ batch_pair_condition('target.' ~ signal_column, 'target.' ~ time_column) }}
 {%- endmacro %}
 
 {#
@@ -326,15 +337,13 @@
 
 {# Pre-hook of orphan_measurements: the rows of the batch's loads and pending signals. #}
 {% macro delete_orphan_batch_rows() -%}
-    {%- if not execute or not is_incremental() -%}
+    {%- set batch = rows_to_recompute() -%}
+    {%- if batch == 'nothing' -%}
         {{ return('') }}
+    {%- elif batch == 'everything' -%}
+        {{ return("delete from " ~ this) }}
     {%- endif -%}
-    {%- set batch = current_refresh_batch() -%}
-    {%- if batch is none or batch.mode != 'incremental' -%}
-        delete from {{ this }}
-    {%- else -%}
-        delete from {{ this }}
-        where {{ in_list('load_id', batch.added + batch.removed) }}
-           or {{ in_list('signal_id', batch.signals) }}
-    {%- endif -%}
+    delete from {{ this }}
+    where {{ in_list('load_id', batch.added + batch.removed) }}
+       or {{ in_list('signal_id', batch.signals) }}
 {%- endmacro %}
