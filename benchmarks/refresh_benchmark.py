@@ -378,7 +378,7 @@ class Deployment:
 
         log = self.root / "logs" / "dbt-parse.log"
         code = ("from orchestration.defs.transform.project import MANIFEST_PATH, prepare_manifest\n"
-                "from warehouse.settings import load_settings\n"
+                "from kernel.settings import load_settings\n"
                 "MANIFEST_PATH.unlink(missing_ok=True)\n"
                 "prepare_manifest(load_settings())\n")
         started = time.perf_counter()

@@ -23,11 +23,11 @@ from loaders.sinks import open_sink
 from loaders.sources import assets, measurements, signals
 from loaders.sources.batch import ParsedBatch
 from loaders.writer_lock import writer_lock
-from warehouse.logging_config import log_context
+from kernel.logging_config import log_context
 
 if TYPE_CHECKING:
     from loaders.sinks.base import WarehouseSink
-    from warehouse.settings import Settings
+    from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from loaders.errors import WarehouseBusyError
 
 if TYPE_CHECKING:
-    from warehouse.settings import Settings
+    from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@
 import dagster as dg
 
 from orchestration.defs import alerts, automation, ingest, transform
-from warehouse.settings import Settings, load_settings
+from kernel.settings import Settings, load_settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

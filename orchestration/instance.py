@@ -10,13 +10,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kernel.paths import PROJECT_ROOT
+
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-    from warehouse.settings import Settings
+    from kernel.settings import Settings
 
 INSTANCE_CONFIG = Path(__file__).resolve().parent / "dagster.yaml"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCATION_NAME = "gridwarehouse"
 
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from dagster import DagsterInstance
     from rich.console import Console
 
-    from warehouse.settings import Settings
+    from kernel.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from warehouse.settings import Settings, SettingsError, load_settings
+from kernel.settings import Settings, SettingsError, load_settings
 
 
 def _settings(target: str | None, data_dir: Path | None) -> Settings:
@@ -20,7 +20,7 @@ def _settings(target: str | None, data_dir: Path | None) -> Settings:
         settings = load_settings(target=target, data_dir=data_dir)
     except SettingsError as error:
         raise click.UsageError(str(error)) from None
-    from warehouse.logging_config import configure_logging
+    from kernel.logging_config import configure_logging
 
     configure_logging(settings)
     return settings

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from loaders.sinks.base import WarehouseSink
-    from warehouse.settings import Settings
+    from kernel.settings import Settings
 
 
 def open_sink(settings: Settings) -> WarehouseSink:

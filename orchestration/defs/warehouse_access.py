@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 if TYPE_CHECKING:
-    from warehouse.settings import Settings
+    from kernel.settings import Settings
 
 WRITER_TAG_KEY = "gridwarehouse/writes"
 WRITER_RUN_TAGS = {WRITER_TAG_KEY: "warehouse"}

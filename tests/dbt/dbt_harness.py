@@ -23,8 +23,9 @@ import psycopg
 import pytest
 
 from loaders.pipeline import load_directory
-from warehouse.dbt_profiles import DBT_PROJECT_DIR, dbt_env
-from warehouse.settings import PROJECT_ROOT, Settings
+from kernel.dbt_profiles import DBT_PROJECT_DIR, dbt_env
+from kernel.paths import PROJECT_ROOT
+from kernel.settings import Settings
 
 DBT = Path(sys.executable).parent / "dbt"
 SAMPLE_DATA = PROJECT_ROOT / "data"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from warehouse.dbt_profiles import DBT_PROJECT_DIR, dbt_env
-from warehouse.settings import Settings
+from kernel.dbt_profiles import DBT_PROJECT_DIR, dbt_env
+from kernel.settings import Settings
 
 
 def settings(**values: object) -> Settings:

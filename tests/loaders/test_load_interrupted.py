@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from loaders.sinks import open_sink
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 WAREHOUSE = Path(sys.executable).parent / "warehouse"
 

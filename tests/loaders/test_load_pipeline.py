@@ -10,7 +10,7 @@ import pytest
 
 from loaders.pipeline import FileLoadResult, load_directory, reset_raw
 from loaders.sinks import open_sink
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 BOM = "\ufeff"
 ASSETS = """[

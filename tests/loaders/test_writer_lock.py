@@ -21,13 +21,13 @@ import pytest
 
 from loaders.errors import WarehouseBusyError
 from loaders.writer_lock import writer_lock
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 TARGETS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
 HOLDER_SCRIPT = """
 import time
 from loaders.writer_lock import writer_lock
-from warehouse.settings import load_settings
+from kernel.settings import load_settings
 
 with writer_lock(load_settings(), run_id="run-holding-the-lock"):
     print("locked", flush=True)

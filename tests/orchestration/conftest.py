@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.runs import RunReport, run_job
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = PROJECT_ROOT / "data"

@@ -11,7 +11,7 @@ import pytest
 from orchestration.definitions import build_definitions
 from orchestration.defs.transform.project import prepare_manifest
 from orchestration.instance import open_instance
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 RAW = ["assets", "signals", "measurements", "rejected_rows", "load_ledger"]
 MARTS = ["assets", "signals", "measurements", "measurements_hourly", "signal_daily_quality",

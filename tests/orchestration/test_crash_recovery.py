@@ -28,7 +28,7 @@ import pytest
 
 from orchestration.instance import open_instance
 from tests.orchestration.conftest import Build, analytics_snapshot, build_settings, copy_sample_data, query
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 pytestmark = pytest.mark.timeout(900)
 

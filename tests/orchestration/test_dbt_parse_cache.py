@@ -18,7 +18,7 @@ from orchestration.defs.transform.project import (
     invocation_target_path,
     keep_parse_cache,
 )
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 FULL_PARSE = "Unable to do partial parsing"
 

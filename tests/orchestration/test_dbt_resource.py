@@ -15,7 +15,7 @@ import inspect
 from dagster_dbt import DbtCliResource
 
 from orchestration.defs.transform.project import WarehouseDbtCliResource, dbt_resource
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 CHECKED_DAGSTER_DBT = "0.29.27"
 

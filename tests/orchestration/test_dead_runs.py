@@ -31,7 +31,7 @@ from orchestration.defs.dead_runs import (
 from orchestration.defs.warehouse_access import WRITER_RUN_TAGS
 from orchestration.instance import open_instance
 from tests.orchestration.test_dump_sensor import DUMP, Ticks
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 LINUX_PROC = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
 

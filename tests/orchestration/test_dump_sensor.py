@@ -18,7 +18,7 @@ import pytest
 from orchestration.definitions import build_definitions
 from orchestration.defs.warehouse_access import WRITER_RUN_TAGS
 from tests.orchestration.conftest import SAMPLE_DATA
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 BOM = "\ufeff"
 DUMP = BOM + "Ts|SignalId|MeasurementValue\n2021-11-07 23:59:03.762|427038|116,129\n"

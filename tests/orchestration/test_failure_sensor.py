@@ -17,7 +17,7 @@ from orchestration.instance import open_instance
 from orchestration.runs import run_job
 from tests.orchestration.conftest import build_settings, copy_sample_data, query
 from warehouse.cli import main
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 
 class Webhook:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.orchestration.conftest import PROJECT_ROOT, query
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

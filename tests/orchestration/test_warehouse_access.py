@@ -18,7 +18,7 @@ from loaders.errors import UnreadableFileError, WarehouseBusyError
 from orchestration.definitions import build_definitions
 from orchestration.defs.warehouse_access import is_transient, retry_later, retrying_transient_errors
 from tests.orchestration.conftest import SAMPLE_DATA, query
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 RAW_KEYS = [dg.AssetKey(["raw", table]) for table in ("assets", "signals", "measurements", "rejected_rows",
                                                       "load_ledger")]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from warehouse.logging_config import LOGGERS
+from kernel.logging_config import LOGGERS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"

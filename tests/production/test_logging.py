@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from loaders.pipeline import load_directory
 from warehouse.cli import main
-from warehouse.logging_config import LOGGERS, configure_logging, log_context
+from kernel.logging_config import LOGGERS, configure_logging, log_context
 from warehouse.sample_data import generate_dumps
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 
 @pytest.fixture(autouse=True)

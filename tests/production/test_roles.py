@@ -16,7 +16,7 @@ from loaders.pipeline import load_directory
 from loaders.sinks.postgres import PostgresSink
 from warehouse.sample_data import generate_dumps
 from tests.production.conftest import Logins, run_init_script
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 pytestmark = pytest.mark.postgres
 

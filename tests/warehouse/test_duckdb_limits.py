@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from loaders.sinks import open_sink
-from warehouse.dbt_profiles import DBT_PROJECT_DIR, dbt_env
-from warehouse.settings import Settings, SettingsError, load_settings
+from kernel.dbt_profiles import DBT_PROJECT_DIR, dbt_env
+from kernel.settings import Settings, SettingsError, load_settings
 
 DBT = Path(sys.executable).parent / "dbt"
 SHOW_LIMITS = "select current_setting('memory_limit') as memory_limit, current_setting('threads') as threads"

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from orchestration.defs.alerts.sensors import failure_sensor
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 
 def definitions(settings: Settings) -> dg.Definitions:

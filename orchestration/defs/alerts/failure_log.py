@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from warehouse.settings import Settings
+    from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from orchestration.defs.alerts.failure_log import RunFailure, post_failures, record_failures
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 ERROR_CHARS = 4000
 

@@ -5,7 +5,7 @@ import dagster as dg
 from orchestration.defs.automation.dump_sensor import dump_sensor
 from orchestration.defs.automation.jobs import JOBS
 from orchestration.defs.automation.schedules import refresh_schedule, verify_schedule
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 
 def definitions(settings: Settings) -> dg.Definitions:

@@ -18,7 +18,7 @@ import dagster as dg
 
 from orchestration.defs.automation.jobs import refresh_job, writer_run_in_flight
 from orchestration.defs.ingest.ledger_queries import known_checksums
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from orchestration.defs.automation.jobs import refresh_job, verify_job, writer_run_in_flight
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 
 def _status(settings: Settings) -> dg.DefaultScheduleStatus:

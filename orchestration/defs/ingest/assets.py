@@ -14,7 +14,7 @@ import dagster as dg
 from orchestration.defs.ingest.ledger_queries import current_rows_by_kind, rejected_rows_total
 from orchestration.defs.table_metadata import Relation, describe, markdown_table
 from orchestration.defs.warehouse_access import exclusive_writer, retrying_transient_errors
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 if TYPE_CHECKING:
     from loaders.pipeline import FileLoadResult

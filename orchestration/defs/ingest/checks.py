@@ -22,7 +22,7 @@ from orchestration.defs.ingest.ledger_queries import (
     top_reject_reasons,
 )
 from orchestration.defs.table_metadata import markdown_table
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 if TYPE_CHECKING:
     from loaders.sinks.base import WarehouseSink

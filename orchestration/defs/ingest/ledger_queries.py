@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from loaders.sinks.base import WarehouseSink
-    from warehouse.settings import Settings
+    from kernel.settings import Settings
 
 # The checksums a load of each file would skip: its current load's, and its latest
 # attempt's when that failed (the loader does not retry a file until it changes).

@@ -6,7 +6,7 @@ from orchestration.defs.transform.assets import MARTS_SCHEMA, build_dbt_models
 from orchestration.defs.transform.freshness import freshness_sensor, mart_freshness_checks
 from orchestration.defs.transform.project import dbt_resource, prepare_manifest
 from orchestration.defs.transform.translator import WarehouseDbtTranslator
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 
 def definitions(settings: Settings) -> dg.Definitions:

@@ -37,7 +37,7 @@ from orchestration.defs.warehouse_access import (
     retry_later,
     retrying_transient_errors,
 )
-from warehouse.settings import Settings
+from kernel.settings import Settings
 
 MARTS_SCHEMA = "analytics"
 # Counting a view runs its whole query; tables and incremental models are counted.

@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
-from warehouse.dbt_profiles import DBT_PROJECT_DIR, dbt_env
+from kernel.dbt_profiles import DBT_PROJECT_DIR, dbt_env
 
 if TYPE_CHECKING:
-    from warehouse.settings import Settings
+    from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

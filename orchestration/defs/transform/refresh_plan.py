@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from warehouse.settings import Settings
+    from kernel.settings import Settings
 
 # The node kinds whose SQL decides the marts' rows (tests only check them).
 BUILT_RESOURCE_TYPES = ("model", "seed", "snapshot")
@@ -33,7 +33,7 @@ def project_fingerprint(manifest: Mapping[str, Any], settings: Settings) -> str:
     """A digest of everything in the dbt project that decides the marts' rows: the built
     nodes' SQL, the project's own macros, dbt_project.yml (variables, configs) and the
     source time zone."""
-    from warehouse.dbt_profiles import DBT_PROJECT_DIR
+    from kernel.dbt_profiles import DBT_PROJECT_DIR
 
     digest = hashlib.sha256()
     for unique_id, node in sorted(manifest["nodes"].items()):

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from warehouse.settings import Settings
+    from kernel.settings import Settings
 
-LOGGERS = ("loaders", "warehouse", "orchestration")
+LOGGERS = ("kernel", "loaders", "warehouse", "orchestration")
 CONTEXT_FIELDS = ("load_id", "run_id")
 
 _context: ContextVar[dict[str, object]] = ContextVar("warehouse_log_context", default={})  # noqa: B039 (never mutated)

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = PROJECT_ROOT / ".state"
+from kernel.paths import STATE_DIR
+
 # What DuckDB's memory_limit accepts: a size with its unit, or a share of the machine's RAM.
 MEMORY_LIMIT = re.compile(r"(\d+(\.\d+)?) ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|([1-9]\d?|100)%", re.IGNORECASE)
 

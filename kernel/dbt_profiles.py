@@ -11,9 +11,8 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
-from warehouse.settings import PROJECT_ROOT, Settings
-
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+from kernel.paths import DBT_PROJECT_DIR
+from kernel.settings import Settings
 
 # Connection keywords that profiles.yml maps onto dbt-postgres profile fields.
 _PROFILE_FIELDS = {
