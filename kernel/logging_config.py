@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -39,16 +39,25 @@ def log_context(**fields: object) -> Iterator[None]:
         _context.reset(token)
 
 
-def _dagster_run_id() -> str | None:
-    # Only when Dagster is already loaded (a run worker): never import it for a CLI line.
-    if "dagster" not in sys.modules:
-        return None
-    try:
-        from dagster import OpExecutionContext
+_run_id_sources: list[Callable[[], str | None]] = []
 
-        return OpExecutionContext.get().run_id
-    except Exception:  # outside a step there is no current context
-        return None
+
+def add_run_id_source(source: Callable[[], str | None]) -> None:
+    """Let the orchestrator name the run a line belongs to when nobody bound one.
+
+    The kernel knows nothing of Dagster; the orchestration package registers how to ask
+    it for the current step's run (orchestration/__init__.py).
+    """
+    if source not in _run_id_sources:
+        _run_id_sources.append(source)
+
+
+def _current_run_id() -> str | None:
+    for source in _run_id_sources:
+        run_id = source()
+        if run_id:
+            return run_id
+    return None
 
 
 class ContextFilter(logging.Filter):
@@ -60,7 +69,7 @@ class ContextFilter(logging.Filter):
             if getattr(record, field, None) is None:
                 setattr(record, field, context.get(field))
         if record.run_id is None:
-            record.run_id = _dagster_run_id()
+            record.run_id = _current_run_id()
         return True
 
 

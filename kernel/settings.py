@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kernel.database import Warehouse
 from kernel.paths import STATE_DIR
 
 # What DuckDB's memory_limit accepts: a size with its unit, or a share of the machine's RAM.
@@ -65,6 +66,8 @@ class Settings(BaseSettings):
     # Deployment: dbt's own login (the loader's is pg_dsn; unset means the same one), and
     # log lines for people (text) or for a log collector (json).
     transformer_pg_dsn: str | None = None
+    # The analysts' login (read-only): `warehouse sql`, the read API. Unset: dbt's login.
+    reader_pg_dsn: str | None = None
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -101,7 +104,7 @@ class Settings(BaseSettings):
             return {**data, "duckdb_path": STATE_DIR / "warehouse-prod.duckdb"}
         return data
 
-    @field_validator("pg_dsn", "transformer_pg_dsn")
+    @field_validator("pg_dsn", "transformer_pg_dsn", "reader_pg_dsn")
     @classmethod
     def _env_database(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or not value.strip():
@@ -112,6 +115,13 @@ class Settings(BaseSettings):
     def transformer_dsn(self) -> str:
         """Where dbt connects: its own login when one is set, else the loader's."""
         return self.transformer_pg_dsn or self.require_pg_dsn()
+
+    @cached_property
+    def warehouse(self) -> Warehouse:
+        """Where the warehouse is and how each role logs in (kernel.database.connect)."""
+        return Warehouse(target=self.target, duckdb_path=self.duckdb_path,
+                         duckdb_config=self.duckdb_config, loader_dsn=self.pg_dsn,
+                         transformer_dsn=self.transformer_pg_dsn, reader_dsn=self.reader_pg_dsn)
 
     @property
     def duckdb_config(self) -> dict[str, str | int]:

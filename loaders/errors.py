@@ -23,7 +23,3 @@ class UnreadableFileError(LoaderError):
         where = f"{path.name}" + (f", line {line}" if line is not None else "")
         shown = f": {value!r}" if value is not None else ""
         super().__init__(f"{where}: {problem}{shown}")
-
-
-class WarehouseBusyError(LoaderError):
-    """Another process holds the warehouse's writer lock."""

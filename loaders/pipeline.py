@@ -17,17 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from kernel.database import connect
+from kernel.logging_config import log_context
+from kernel.writer_lock import writer_lock
+from loaders.dump_kinds import KIND_NAMES, discover_files, dump_kind
 from loaders.errors import LoaderError
 from loaders.ledger import FileKind, SourceFile
-from loaders.sinks import open_sink
-from loaders.sources import assets, measurements, signals
+from loaders.sinks import sink_for
+from loaders.sinks.base import migrate_raw
 from loaders.sources.batch import ParsedBatch
-from loaders.writer_lock import writer_lock
-from kernel.logging_config import log_context
 
 if TYPE_CHECKING:
+    from kernel.database import Warehouse
     from loaders.sinks.base import WarehouseSink
-    from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -58,43 +60,35 @@ class FileLoadResult:
         return self.rows_read / self.seconds if self.seconds > 0 else 0.0
 
 
-def discover_files(data_dir: Path, kinds: Iterable[FileKind] = ("assets", "signals", "measurements")) -> list[SourceFile]:
-    """The dump files in `data_dir`, in load order: assets, signals, then measurement dumps by name."""
-    wanted = set(kinds)
-    paths: list[tuple[Path, FileKind]] = []
-    if "assets" in wanted and (data_dir / assets.FILE_NAME).is_file():
-        paths.append((data_dir / assets.FILE_NAME, "assets"))
-    if "signals" in wanted and (data_dir / signals.FILE_NAME).is_file():
-        paths.append((data_dir / signals.FILE_NAME, "signals"))
-    if "measurements" in wanted:
-        paths.extend((path, "measurements") for path in sorted(data_dir.glob(measurements.FILE_GLOB)) if path.is_file())
-    return [SourceFile.fingerprint(path, kind) for path, kind in paths]
+DEFAULT_BATCH_ROWS = 250_000
 
 
 def load_directory(
-    settings: Settings,
+    warehouse: Warehouse,
+    data_dir: Path,
     *,
-    kinds: Iterable[FileKind] = ("assets", "signals", "measurements"),
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    kinds: Iterable[str] = KIND_NAMES,
     progress: ProgressCallback | None = None,
 ) -> list[FileLoadResult]:
-    """Load every new or changed dump in `settings.data_path` into the raw tables."""
-    data_dir = settings.data_path
+    """Load every new or changed dump in `data_dir` into the raw tables of `warehouse`."""
     if not data_dir.is_dir():
         raise LoaderError(f"data folder {data_dir} does not exist")
     # The lock before the connection: DuckDB refuses a second process at connect time.
-    with writer_lock(settings), open_sink(settings) as sink:
-        sink.migrate()
+    with writer_lock(warehouse), connect(warehouse, "loader") as db:
+        migrate_raw(db)
+        sink = sink_for(db)
         # Fingerprint under the lock: a file replaced meanwhile is seen as it is now.
-        return [load_file(sink, source, batch_rows=settings.batch_rows, progress=progress)
+        return [load_file(sink, source, batch_rows=batch_rows, progress=progress)
                 for source in discover_files(data_dir, kinds)]
 
 
-def reset_raw(settings: Settings) -> None:
+def reset_raw(warehouse: Warehouse) -> None:
     """Empty the raw tables and the ledger, so the next load reads every file again."""
-    with writer_lock(settings), open_sink(settings) as sink:
-        sink.migrate()
-        with sink.transaction():
-            sink.truncate_raw()
+    with writer_lock(warehouse), connect(warehouse, "loader") as db:
+        migrate_raw(db)
+        with db.transaction():
+            sink_for(db).truncate_raw()
 
 
 def load_file(
@@ -145,12 +139,7 @@ def load_file(
 
 
 def read_batches(source: SourceFile, batch_rows: int) -> Iterator[ParsedBatch]:
-    if source.kind == "assets":
-        yield assets.read_assets(source.path)
-    elif source.kind == "signals":
-        yield signals.read_signals(source.path)
-    else:
-        yield from measurements.iter_measurement_batches(source.path, batch_rows)
+    return dump_kind(source.kind).read(source.path, batch_rows)
 
 
 _DONE = object()

@@ -72,6 +72,7 @@ def generate(out_dir: Path, rows: int, seed: int, files: int, asset_count: int, 
 @data_dir_option
 def load(target: str | None, data_dir: Path | None) -> None:
     """Load new or changed dump files into the raw tables; print one line per file."""
+    from kernel.database import DatabaseError
     from loaders.errors import LoaderError
     from loaders.pipeline import load_directory
     from warehouse.console import LoadProgress, print_load_results
@@ -79,8 +80,9 @@ def load(target: str | None, data_dir: Path | None) -> None:
     settings = _settings(target, data_dir)
     try:
         with LoadProgress() as progress:
-            results = load_directory(settings, progress=progress.update)
-    except LoaderError as error:
+            results = load_directory(settings.warehouse, settings.data_path, batch_rows=settings.batch_rows,
+                                     progress=progress.update)
+    except (LoaderError, DatabaseError) as error:
         raise click.ClickException(str(error)) from None
     print_load_results(results, target=settings.target)
     if any(result.status == "failed" for result in results):
@@ -90,18 +92,20 @@ def load(target: str | None, data_dir: Path | None) -> None:
 @main.command()
 @target_option
 def migrate(target: str | None) -> None:
-    """Apply the raw schema's missing migrations (roles included: run it as the database's admin)."""
-    from loaders.errors import LoaderError
-    from loaders.sinks import open_sink
-    from loaders.writer_lock import writer_lock
+    """Apply the raw and ops schemas' missing migrations (roles included: run it as the database's admin)."""
+    from kernel.database import DatabaseError, connect
+    from kernel.ops import migrate_ops
+    from kernel.writer_lock import writer_lock
+    from loaders.sinks.base import migrate_raw
 
     settings = _settings(target, None)
     try:
-        with writer_lock(settings), open_sink(settings) as sink:
-            applied = sink.migrate()
-    except LoaderError as error:
+        with writer_lock(settings.warehouse), connect(settings.warehouse, "loader") as db:
+            applied = [f"raw {version}" for version in migrate_raw(db)]
+            applied += [f"ops {version}" for version in migrate_ops(db)]
+    except DatabaseError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"applied {', '.join(applied)}" if applied else "raw schema up to date")
+    click.echo(f"applied {', '.join(applied)}" if applied else "raw and ops schemas up to date")
 
 
 INTERRUPTED_EXIT_CODE = 130
@@ -217,7 +221,7 @@ def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
 @target_option
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 def failures(target: str | None, limit: int) -> None:
-    """List the latest failed runs the failure sensor recorded (raw.run_failures)."""
+    """List the latest failed runs recorded in ops.run_failures."""
     from rich.table import Table
 
     from orchestration.defs.alerts.failure_log import recorded_failures

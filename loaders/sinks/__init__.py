@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from kernel.database import Database
     from loaders.sinks.base import WarehouseSink
-    from kernel.settings import Settings
 
 
-def open_sink(settings: Settings) -> WarehouseSink:
-    """A connected writer for the warehouse the settings point at."""
-    if settings.target == "postgres":
+def sink_for(db: Database) -> WarehouseSink:
+    """The raw tables' writer over `db`, a loader's connection (kernel.database.connect)."""
+    if db.dialect == "postgres":
         from loaders.sinks.postgres import PostgresSink
 
-        return PostgresSink(settings.require_pg_dsn())
+        return PostgresSink(db)
     from loaders.sinks.duckdb import DuckDBSink
 
-    return DuckDBSink(settings.duckdb_path, settings.duckdb_config)
+    return DuckDBSink(db)

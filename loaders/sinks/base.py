@@ -1,8 +1,10 @@
 """The one small interface every warehouse writer implements.
 
-The ledger logic (which load is current, replacing, recording failures) is the same
-SQL on both warehouses and lives here; a sink supplies only its connection, its bulk
-write path and how it drops one load's rows.
+A sink writes the raw tables and the ledger over a connection it is given
+(kernel.database); it opens none itself and reads nothing but the ledger. The ledger
+logic (which load is current, replacing, recording failures) is the same SQL on both
+warehouses and lives here; a sink supplies only its bulk write path and how it drops one
+load's rows.
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
+from kernel.migrations import apply_migrations
+from loaders.dump_kinds import DUMP_KINDS
 from loaders.ledger import LEDGER_COLUMNS, FileKind, LedgerEntry, LedgerState, SourceFile
+
+if TYPE_CHECKING:
+    from kernel.database import Database
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
-RAW_TABLES: dict[FileKind, str] = {
-    "assets": "raw.assets",
-    "signals": "raw.signals",
-    "measurements": "raw.measurements",
-}
+RAW_TABLES: dict[str, str] = {kind.name: kind.raw_table for kind in DUMP_KINDS}
 LINEAGE_COLUMNS = ("load_id", "source_file", "line_number", "loaded_at")
 
 
@@ -74,15 +78,23 @@ class FileLoad(abc.ABC):
 
 
 class WarehouseSink(abc.ABC):
-    """A connection to one warehouse that can migrate the raw schema and load files."""
+    """The raw tables' writer over one open connection (the loader's)."""
 
     dialect: str
 
-    # --- supplied by each warehouse -------------------------------------------------
-    @abc.abstractmethod
+    def __init__(self, db: Database):
+        self.db = db
+
     def execute(self, statement: str, params: tuple = ()) -> list[tuple]:
         """Run one statement with `?` placeholders and return its rows (if any)."""
+        return self.db.execute(statement, params)
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.db.transaction():
+            yield
+
+    # --- supplied by each warehouse -------------------------------------------------
     @abc.abstractmethod
     def append_frame(self, table: str, frame: pl.DataFrame) -> None:
         """Bulk-append a frame whose columns are named as the table's."""
@@ -95,23 +107,10 @@ class WarehouseSink(abc.ABC):
     def new_file_load(self, entry: LedgerEntry) -> FileLoad: ...
 
     @abc.abstractmethod
-    @contextmanager
-    def transaction(self) -> Iterator[None]: ...
-
-    @abc.abstractmethod
     def truncate_raw(self) -> None:
         """Empty every raw table and the ledger (a reseed)."""
 
-    @abc.abstractmethod
-    def close(self) -> None: ...
-
     # --- shared ---------------------------------------------------------------------
-    def __enter__(self) -> WarehouseSink:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def ledger_state(self, source_file: str) -> LedgerState:
         columns = ", ".join(LEDGER_COLUMNS)
         current = self.execute(
@@ -148,12 +147,6 @@ class WarehouseSink(abc.ABC):
         with self.transaction():
             self.insert_ledger(entry)
 
-    def migrate(self) -> list[str]:
-        """Apply the raw schema's versioned migrations that this warehouse lacks."""
-        from loaders.schema_migrations import apply_migrations
-
-        return apply_migrations(self, MIGRATIONS_DIR / self.dialect)
-
     def lineage(self, frame: pl.DataFrame, entry: LedgerEntry) -> pl.DataFrame:
         """`frame` with the load's lineage columns appended."""
         return frame.with_columns(
@@ -161,3 +154,8 @@ class WarehouseSink(abc.ABC):
             pl.lit(entry.source_file).alias("source_file"),
             pl.lit(entry.started_at, pl.Datetime("us", "UTC")).alias("loaded_at"),
         )
+
+
+def migrate_raw(db: Database) -> list[str]:
+    """Apply the raw schema's versioned migrations that this warehouse lacks."""
+    return apply_migrations(db, MIGRATIONS_DIR, schema="raw")

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import polars as pl
 import psycopg
@@ -57,19 +54,9 @@ def partition_name(load_id: int) -> str:
 class PostgresSink(WarehouseSink):
     dialect = "postgres"
 
-    def __init__(self, dsn: str):
-        self.conn = psycopg.connect(dsn, autocommit=True, application_name="gridwarehouse-loader")
-
-    def execute(self, statement: str, params: tuple = ()) -> list[tuple]:
-        query = statement.replace("?", "%s") if params else statement
-        with self.conn.cursor() as cursor:
-            cursor.execute(query, params or None)
-            return cursor.fetchall() if cursor.description else []
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self.conn.transaction():
-            yield
+    @property
+    def conn(self) -> psycopg.Connection:
+        return self.db.connection
 
     def append_frame(self, table: str, frame: pl.DataFrame) -> None:
         self._copy_csv(sql.SQL(table), frame)
@@ -101,9 +88,6 @@ class PostgresSink(WarehouseSink):
         for (name,) in partitions:
             self.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier("raw", name)).as_string(self.conn))
         self.execute("TRUNCATE raw.assets, raw.signals, raw.rejected_rows, raw.load_ledger")
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 class _TableLoad(FileLoad):

@@ -2,7 +2,7 @@
 
 Two layers keep warehouse-writing runs from overlapping: the run queue admits one run
 tagged as a writer at a time (dagster.yaml), and every writing step holds the warehouse's
-writer lock (loaders.writer_lock), which also covers runs started outside the queue
+writer lock (kernel.writer_lock), which also covers runs started outside the queue
 (`warehouse run`, an ad-hoc materialization). No Dagster concurrency pool: a pool slot is
 a row in Dagster's storage that a SIGKILLed holder never gives back, so every later run
 would wait for it for ever; the writer lock dies with its holder.
@@ -48,9 +48,15 @@ def is_transient(error: BaseException) -> bool:
     import duckdb
     import psycopg
 
-    from loaders.errors import WarehouseBusyError
+    from kernel.database import ConnectionFailed, WarehouseBusyError
 
-    if isinstance(error, WarehouseBusyError | psycopg.OperationalError):
+    if isinstance(error, WarehouseBusyError):
+        return True
+    if isinstance(error, ConnectionFailed):
+        # A file held by another process, or a server restarting, goes away by itself; a
+        # refused port, an unknown host or a wrong password does not: fail at once.
+        return is_transient_message(str(error)) and "connection refused" not in str(error).lower()
+    if isinstance(error, psycopg.OperationalError):
         return True
     if isinstance(error, psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected):
         return True
@@ -92,15 +98,15 @@ def exclusive_writer(context: dg.OpExecutionContext, settings: Settings) -> Iter
     its process, so that if it is killed while holding the lock a later run can tell it
     is dead (orchestration.defs.dead_runs).
     """
-    from loaders.sinks import open_sink
-    from loaders.writer_lock import writer_lock
+    from kernel.database import connect
+    from kernel.writer_lock import writer_lock
     from orchestration.defs.dead_runs import record_process
 
     record_process(context.instance, context.run.run_id)
-    with writer_lock(settings, wait_seconds=WRITER_LOCK_WAIT_SECONDS, run_id=context.run.run_id):
+    with writer_lock(settings.warehouse, wait_seconds=WRITER_LOCK_WAIT_SECONDS, run_id=context.run.run_id):
         if settings.target == "duckdb":
             # A process outside the lock's protocol (an analyst's DuckDB shell, a dbt left
             # running by a killed run) holds the file itself: fail into a retry now rather
             # than halfway through a dbt build.
-            open_sink(settings).close()
+            connect(settings.warehouse, "loader").close()
         yield

@@ -93,7 +93,7 @@ class DbtWarehouse:
             shutil.copyfile(SAMPLE_DATA / name, self.data_dir / name)
 
     def load(self) -> None:
-        results = load_directory(self.settings)
+        results = load_directory(self.settings.warehouse, self.settings.data_path)
         failed = [r for r in results if r.status == "failed"]
         assert not failed, f"loads failed: {failed}"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loaders.sinks import open_sink
+from kernel.database import connect
 from kernel.settings import Settings
 
 WAREHOUSE = Path(sys.executable).parent / "warehouse"
@@ -46,7 +46,7 @@ def test_killed_load_leaves_no_rows_and_no_ledger_row(target: str, tmp_path: Pat
         os.killpg(loader.pid, signal.SIGKILL)
         loader.wait()
 
-    with open_sink(settings) as sink:
+    with connect(settings.warehouse, "loader") as sink:
         assert sink.execute("SELECT count(*) FROM raw.measurements") == [(0,)]
         assert sink.execute("SELECT count(*) FROM raw.load_ledger") == [(0,)]
         assert sink.execute("SELECT count(*) FROM raw.rejected_rows") == [(0,)]

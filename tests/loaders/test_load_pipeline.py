@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from loaders.pipeline import FileLoadResult, load_directory, reset_raw
-from loaders.sinks import open_sink
+from kernel.database import connect
 from kernel.settings import Settings
+from loaders.sinks.base import migrate_raw
 
 BOM = "\ufeff"
 ASSETS = """[
@@ -57,7 +58,7 @@ def write_data(settings: Settings, *, dump_2: list[str] | None = DUMP_2) -> None
 
 
 def query(settings: Settings, statement: str) -> list[tuple]:
-    with open_sink(settings) as sink:
+    with connect(settings.warehouse, "loader") as sink:
         return sink.execute(statement)
 
 
@@ -67,7 +68,7 @@ def by_file(results: list[FileLoadResult]) -> dict[str, tuple[str, int, int, int
 
 def test_every_file_loads_with_exact_counts(settings: Settings) -> None:
     write_data(settings)
-    assert by_file(load_directory(settings)) == {
+    assert by_file(load_directory(settings.warehouse, settings.data_path)) == {
         "assets.json": ("loaded", 2, 1, 1),
         "signal.json": ("loaded", 2, 1, 1),
         "measurements_001.csv": ("loaded", 4, 3, 1),
@@ -77,7 +78,7 @@ def test_every_file_loads_with_exact_counts(settings: Settings) -> None:
 
 def test_measurement_values_and_lineage_are_exact(settings: Settings) -> None:
     write_data(settings, dump_2=None)
-    load_directory(settings)
+    load_directory(settings.warehouse, settings.data_path)
     rows = query(settings, "SELECT ts, signal_id, measurement_value, source_file, line_number "
                            "FROM raw.measurements ORDER BY line_number")
     assert rows == [
@@ -89,7 +90,7 @@ def test_measurement_values_and_lineage_are_exact(settings: Settings) -> None:
 
 def test_every_row_carries_its_load_id_and_load_time(settings: Settings) -> None:
     write_data(settings, dump_2=None)
-    result = next(r for r in load_directory(settings) if r.source_file == "measurements_001.csv")
+    result = next(r for r in load_directory(settings.warehouse, settings.data_path) if r.source_file == "measurements_001.csv")
     lineage = query(settings, "SELECT DISTINCT load_id, loaded_at FROM raw.measurements")
     started = query(settings, f"SELECT started_at FROM raw.load_ledger WHERE load_id = {result.load_id}")
     assert lineage == [(result.load_id, started[0][0])]
@@ -97,13 +98,13 @@ def test_every_row_carries_its_load_id_and_load_time(settings: Settings) -> None
 
 def test_unknown_signal_id_still_loads_into_raw(settings: Settings) -> None:
     write_data(settings, dump_2=None)
-    load_directory(settings)
+    load_directory(settings.warehouse, settings.data_path)
     assert query(settings, "SELECT count(*) FROM raw.measurements WHERE signal_id = 999999") == [(1,)]
 
 
 def test_rejected_rows_keep_file_line_raw_text_and_reason(settings: Settings) -> None:
     write_data(settings)
-    load_directory(settings)
+    load_directory(settings.warehouse, settings.data_path)
     rows = query(settings, "SELECT source_file, file_kind, line_number, raw_line, reason FROM raw.rejected_rows "
                            "WHERE file_kind = 'measurements' ORDER BY source_file, line_number")
     assert rows == [
@@ -117,7 +118,7 @@ def test_rejected_rows_keep_file_line_raw_text_and_reason(settings: Settings) ->
 
 def test_ledger_reconciles_read_with_loaded_plus_rejected(settings: Settings) -> None:
     write_data(settings)
-    load_directory(settings)
+    load_directory(settings.warehouse, settings.data_path)
     ledger = query(settings, "SELECT source_file, rows_read, rows_loaded, rows_rejected FROM raw.load_ledger "
                              "WHERE status = 'loaded' ORDER BY source_file")
     for source_file, rows_read, rows_loaded, rows_rejected in ledger:
@@ -130,9 +131,9 @@ def test_ledger_reconciles_read_with_loaded_plus_rejected(settings: Settings) ->
 
 def test_second_load_of_unchanged_files_is_a_no_op(settings: Settings) -> None:
     write_data(settings)
-    load_directory(settings)
+    load_directory(settings.warehouse, settings.data_path)
     before = query(settings, "SELECT count(*) FROM raw.measurements")
-    again = load_directory(settings)
+    again = load_directory(settings.warehouse, settings.data_path)
     assert {r.status for r in again} == {"skipped"}
     assert query(settings, "SELECT count(*) FROM raw.measurements") == before
     assert query(settings, "SELECT count(*) FROM raw.load_ledger") == [(4,)]
@@ -140,10 +141,10 @@ def test_second_load_of_unchanged_files_is_a_no_op(settings: Settings) -> None:
 
 def test_changed_file_replaces_exactly_its_own_rows(settings: Settings) -> None:
     write_data(settings)
-    first = {r.source_file: r for r in load_directory(settings)}
+    first = {r.source_file: r for r in load_directory(settings.warehouse, settings.data_path)}
     (settings.data_dir / "measurements_001.csv").write_text(
         BOM + "\n".join([*DUMP_1[:2], "2021-11-08 00:00:00.000|427038|118,5"]) + "\n", encoding="utf-8")
-    second = by_file(load_directory(settings))
+    second = by_file(load_directory(settings.warehouse, settings.data_path))
     assert second["measurements_001.csv"] == ("loaded", 2, 2, 0)
     assert second["measurements_002.csv"][0] == "skipped"
     rows = query(settings, "SELECT source_file, measurement_value FROM raw.measurements "
@@ -157,16 +158,16 @@ def test_changed_file_replaces_exactly_its_own_rows(settings: Settings) -> None:
 
 def test_new_file_adds_its_rows(settings: Settings) -> None:
     write_data(settings, dump_2=None)
-    load_directory(settings)
+    load_directory(settings.warehouse, settings.data_path)
     write_data(settings)
-    assert by_file(load_directory(settings))["measurements_002.csv"] == ("loaded", 3, 2, 1)
+    assert by_file(load_directory(settings.warehouse, settings.data_path))["measurements_002.csv"] == ("loaded", 3, 2, 1)
     assert query(settings, "SELECT count(*) FROM raw.measurements") == [(5,)]
 
 
 def test_unreadable_file_leaves_only_a_failed_ledger_row(settings: Settings) -> None:
     write_data(settings, dump_2=None)
     (settings.data_dir / "measurements_002.csv").write_text("Timestamp;Signal;Value\n1;2;3\n", encoding="utf-8")
-    result = by_file(load_directory(settings))
+    result = by_file(load_directory(settings.warehouse, settings.data_path))
     assert result["measurements_002.csv"] == ("failed", 0, 0, 0)
     assert query(settings, "SELECT count(*) FROM raw.measurements WHERE source_file = 'measurements_002.csv'") == [(0,)]
     assert query(settings, "SELECT count(*) FROM raw.rejected_rows WHERE source_file = 'measurements_002.csv'") == [(0,)]
@@ -182,7 +183,7 @@ def test_file_failing_midway_rolls_back_everything_it_wrote(settings: Settings) 
     body = (BOM + "Ts|SignalId|MeasurementValue\n" + "\n".join(lines) + "\n").encode() + b"2021-11-21 00:00:00.000|1|\xff\n"
     (settings.data_dir / "measurements_002.csv").write_bytes(body)
     settings = settings.model_copy(update={"batch_rows": 1_000})
-    result = by_file(load_directory(settings))
+    result = by_file(load_directory(settings.warehouse, settings.data_path))
     assert result["measurements_002.csv"][0] == "failed"
     assert query(settings, "SELECT count(*) FROM raw.measurements WHERE source_file = 'measurements_002.csv'") == [(0,)]
     assert query(settings, "SELECT error FROM raw.load_ledger WHERE source_file = 'measurements_002.csv'")[0][0] \
@@ -191,9 +192,9 @@ def test_file_failing_midway_rolls_back_everything_it_wrote(settings: Settings) 
 
 def test_failed_changed_file_keeps_its_previous_load(settings: Settings) -> None:
     write_data(settings)
-    load_directory(settings)
+    load_directory(settings.warehouse, settings.data_path)
     (settings.data_dir / "measurements_002.csv").write_text("garbage\n", encoding="utf-8")
-    assert by_file(load_directory(settings))["measurements_002.csv"][0] == "failed"
+    assert by_file(load_directory(settings.warehouse, settings.data_path))["measurements_002.csv"][0] == "failed"
     assert query(settings, "SELECT count(*) FROM raw.measurements WHERE source_file = 'measurements_002.csv'") == [(2,)]
     assert query(settings, "SELECT status FROM raw.load_ledger WHERE source_file = 'measurements_002.csv' "
                            "ORDER BY load_id") == [("loaded",), ("failed",)]
@@ -202,8 +203,8 @@ def test_failed_changed_file_keeps_its_previous_load(settings: Settings) -> None
 def test_unchanged_failed_file_is_not_retried(settings: Settings) -> None:
     write_data(settings, dump_2=None)
     (settings.data_dir / "measurements_002.csv").write_text("garbage\n", encoding="utf-8")
-    load_directory(settings)
-    again = by_file(load_directory(settings))
+    load_directory(settings.warehouse, settings.data_path)
+    again = by_file(load_directory(settings.warehouse, settings.data_path))
     assert again["measurements_002.csv"][0] == "failed"
     assert query(settings, "SELECT count(*) FROM raw.load_ledger WHERE status = 'failed'") == [(1,)]
 
@@ -212,25 +213,25 @@ def test_empty_and_header_only_dumps_load_as_zero_rows(settings: Settings) -> No
     write_data(settings, dump_2=None)
     (settings.data_dir / "measurements_002.csv").write_bytes(b"")
     (settings.data_dir / "measurements_003.csv").write_text(BOM + "Ts|SignalId|MeasurementValue\n", encoding="utf-8")
-    result = by_file(load_directory(settings))
+    result = by_file(load_directory(settings.warehouse, settings.data_path))
     assert result["measurements_002.csv"] == ("loaded", 0, 0, 0)
     assert result["measurements_003.csv"] == ("loaded", 0, 0, 0)
 
 
 def test_reset_raw_empties_tables_and_ledger_so_everything_reloads(settings: Settings) -> None:
     write_data(settings)
-    load_directory(settings)
-    reset_raw(settings)
+    load_directory(settings.warehouse, settings.data_path)
+    reset_raw(settings.warehouse)
     assert query(settings, "SELECT count(*) FROM raw.measurements") == [(0,)]
     assert query(settings, "SELECT count(*) FROM raw.load_ledger") == [(0,)]
-    assert {r.status for r in load_directory(settings)} == {"loaded"}
+    assert {r.status for r in load_directory(settings.warehouse, settings.data_path)} == {"loaded"}
     assert query(settings, "SELECT count(*) FROM raw.measurements") == [(5,)]
 
 
 def test_migrations_apply_once_and_then_find_nothing_to_do(settings: Settings) -> None:
-    with open_sink(settings) as sink:
-        first = sink.migrate()
-        second = sink.migrate()
+    with connect(settings.warehouse, "loader") as sink:
+        first = migrate_raw(sink)
+        second = migrate_raw(sink)
         recorded = sink.execute("SELECT version FROM raw.schema_migrations ORDER BY version")
     assert first[0] == "0001"
     assert second == []

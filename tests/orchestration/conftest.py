@@ -58,9 +58,9 @@ def build_settings(root: Path, **fields: object) -> Settings:
 
 
 def query(settings: Settings, statement: str, params: tuple = ()) -> list[tuple]:
-    from loaders.sinks import open_sink
+    from kernel.database import connect
 
-    with open_sink(settings) as sink:
+    with connect(settings.warehouse, "loader") as sink:
         return sink.execute(statement, params)
 
 
@@ -70,9 +70,9 @@ def analytics_snapshot(settings: Settings) -> dict[str, list[tuple]]:
     Load ids are sequence numbers that a reseed does not reuse; the file a row came from
     is what must be the same.
     """
-    from loaders.sinks import open_sink
+    from kernel.database import connect
 
-    with open_sink(settings) as sink:
+    with connect(settings.warehouse, "loader") as sink:
         files = dict(sink.execute("SELECT load_id, source_file FROM raw.load_ledger"))
         tables = [name for (name,) in sink.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics' "

@@ -143,7 +143,7 @@ def test_a_change_waits_while_a_writing_run_is_in_flight(sensor: dg.SensorDefini
 def load(settings: Settings) -> None:
     from loaders.pipeline import load_directory
 
-    load_directory(settings)
+    load_directory(settings.warehouse, settings.data_path)
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

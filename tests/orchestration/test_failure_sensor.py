@@ -1,4 +1,4 @@
-"""A failed run is recorded in raw.run_failures (job, step, error) and posted to the webhook."""
+"""A failed run is recorded in ops.run_failures (job, step, error) and posted to the webhook."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_the_broken_dump_fails_the_raw_step_and_names_the_file(failed_run) -> No
 def test_the_failure_sensor_records_job_step_and_error(failed_run, webhook: Webhook) -> None:
     settings, report = failed_run
     evaluate_failure_sensor(settings, report.run_id)
-    rows = query(settings, "SELECT run_id, job_name, step_key, error, failed_at FROM raw.run_failures")
+    rows = query(settings, "SELECT run_id, job_name, step_key, error, failed_at FROM ops.run_failures")
     [(run_id, job_name, step_key, error, failed_at)] = rows
     assert (run_id, job_name, step_key) == (report.run_id, "refresh", "raw_tables")
     assert "assets.json" in error
@@ -106,7 +106,7 @@ def test_the_failure_is_posted_to_the_webhook(failed_run, webhook: Webhook) -> N
 
 def test_an_operator_lists_the_failures_from_the_cli(failed_run, monkeypatch: pytest.MonkeyPatch) -> None:
     settings, report = failed_run
-    if not query(settings, "SELECT count(*) FROM raw.run_failures")[0][0]:
+    if not query(settings, "SELECT count(*) FROM ops.run_failures")[0][0]:
         evaluate_failure_sensor(settings, report.run_id)
     monkeypatch.setenv("WAREHOUSE_DUCKDB_PATH", str(settings.duckdb_path))
     result = CliRunner().invoke(main, ["failures"], terminal_width=200)
@@ -125,4 +125,4 @@ def test_a_webhook_that_is_down_does_not_lose_the_record(tmp_path: Path) -> None
     record_failures(settings, [failure])
     with pytest.raises(OSError):
         post_failures(settings.failure_webhook_url, [failure])
-    assert query(settings, "SELECT run_id, step_key FROM raw.run_failures") == [("run-1", None)]
+    assert query(settings, "SELECT run_id, step_key FROM ops.run_failures") == [("run-1", None)]

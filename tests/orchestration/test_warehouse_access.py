@@ -14,7 +14,8 @@ import duckdb
 import psycopg
 import pytest
 
-from loaders.errors import UnreadableFileError, WarehouseBusyError
+from kernel.database import WarehouseBusyError
+from loaders.errors import UnreadableFileError
 from orchestration.definitions import build_definitions
 from orchestration.defs.warehouse_access import is_transient, retry_later, retrying_transient_errors
 from tests.orchestration.conftest import SAMPLE_DATA, query

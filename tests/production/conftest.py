@@ -20,7 +20,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from loaders.sinks.postgres import PostgresSink
+from kernel.database import Warehouse, connect
+from loaders.sinks.base import migrate_raw
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INIT_SCRIPT = PROJECT_ROOT / "deploy" / "postgres-init" / "10-warehouse-users.sh"
@@ -79,7 +80,7 @@ def logins(pg_server_dsn: str, pg_dsn: str) -> Iterator[Logins]:
     suffix = uuid.uuid4().hex[:8]
     users = {kind: f"{kind}_{suffix}" for kind in ("loader", "transformer", "analyst")}
     run_init_script(pg_server_dsn, users=users, databases=[conninfo_to_dict(pg_dsn)["dbname"]])
-    with PostgresSink(pg_dsn) as sink:
-        sink.migrate()
+    with connect(Warehouse.postgres(pg_dsn), "loader") as sink:
+        migrate_raw(sink)
     yield Logins(admin=pg_dsn, **{kind: make_conninfo(pg_dsn, user=name) for kind, name in users.items()})
     drop_roles(pg_server_dsn, list(users.values()))

@@ -40,7 +40,7 @@ def test_json_lines_carry_the_load_id(data_dir: Path, tmp_path: Path) -> None:
     stream = io.StringIO()
     configure_logging(settings, stream)
 
-    results = load_directory(settings)
+    results = load_directory(settings.warehouse, settings.data_path)
 
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     by_file = {line["message"].split(" of ")[1].split(":")[0]: line for line in lines}
@@ -55,7 +55,7 @@ def test_default_format_is_human_readable(data_dir: Path, tmp_path: Path) -> Non
     stream = io.StringIO()
     configure_logging(settings, stream)
 
-    results = load_directory(settings)
+    results = load_directory(settings.warehouse, settings.data_path)
 
     first = stream.getvalue().splitlines()[0]
     assert f" INFO  loaders.pipeline [load {results[0].load_id} run -] load {results[0].load_id} of assets.json: " in first
@@ -97,6 +97,8 @@ def test_cli_writes_json_lines_when_asked(data_dir: Path, tmp_path: Path, monkey
 
 def test_lines_logged_inside_a_dagster_step_carry_its_run_id() -> None:
     import dagster as dg
+
+    import orchestration  # noqa: F401  (as in every run worker: it tells the kernel how to find the run)
 
     stream = io.StringIO()
     configure_logging(Settings(log_format="json"), stream)

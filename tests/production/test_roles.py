@@ -13,10 +13,11 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from loaders.pipeline import load_directory
-from loaders.sinks.postgres import PostgresSink
 from warehouse.sample_data import generate_dumps
 from tests.production.conftest import Logins, run_init_script
 from kernel.settings import Settings
+from kernel.database import Warehouse, connect
+from loaders.sinks.base import migrate_raw
 
 pytestmark = pytest.mark.postgres
 
@@ -120,10 +121,10 @@ def test_loader_loads_and_replaces_files(logins: Logins, tmp_path: Path) -> None
     generate_dumps(data_dir, rows=2_000, seed=5, files=2)
     settings = Settings(target="postgres", data_dir=data_dir, pg_dsn=logins.loader)
 
-    first = load_directory(settings)
+    first = load_directory(settings.warehouse, settings.data_path)
     # A changed file replaces its load: the old partition is dropped, a new one attached.
     generate_dumps(data_dir, rows=3_000, seed=6, files=2)
-    second = load_directory(settings)
+    second = load_directory(settings.warehouse, settings.data_path)
 
     assert [result.status for result in first] == ["loaded"] * 4
     assert [result.status for result in second] == ["loaded"] * 4
@@ -136,8 +137,8 @@ def test_loader_loads_and_replaces_files(logins: Logins, tmp_path: Path) -> None
 
 
 def test_loader_finds_no_migration_to_apply(logins: Logins) -> None:
-    with PostgresSink(logins.loader) as sink:
-        assert sink.migrate() == []
+    with connect(Warehouse.postgres(logins.loader), "loader") as sink:
+        assert migrate_raw(sink) == []
 
 
 def test_loader_cannot_write_analytics(logins: Logins, mart: str) -> None:
@@ -188,8 +189,8 @@ def test_migrations_run_twice_without_change(logins: Logins) -> None:
             ORDER BY 1, 2""")
 
     before = catalog()
-    with PostgresSink(logins.admin) as sink:
-        applied = sink.migrate()
+    with connect(Warehouse.postgres(logins.admin), "loader") as sink:
+        applied = migrate_raw(sink)
 
     assert applied == []
     assert catalog() == before

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loaders.sinks import open_sink
+from kernel.database import connect
 from kernel.dbt_profiles import DBT_PROJECT_DIR, dbt_env
 from kernel.settings import Settings, SettingsError, load_settings
 
@@ -24,7 +24,7 @@ def capped(tmp_path: Path) -> Settings:
 
 
 def test_the_loaders_and_readers_connections_run_under_the_caps(capped: Settings) -> None:
-    with open_sink(capped) as sink:
+    with connect(capped.warehouse, "loader") as sink:
         assert sink.execute(SHOW_LIMITS) == [("488.2 MiB", 1)]  # 512 MB in DuckDB's own unit
 
 

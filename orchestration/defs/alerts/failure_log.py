@@ -1,7 +1,7 @@
-"""Where a failed run goes: a row per failed step in `raw.run_failures`, and a webhook.
+"""Where a failed run goes: a row per failed step in `ops.run_failures`, and a webhook.
 
-The table is the operator's record (`SELECT * FROM raw.run_failures ORDER BY failed_at
-DESC`); the webhook, when WAREHOUSE_FAILURE_WEBHOOK_URL is set, gets the same rows as
+The table is the operator's record (`SELECT * FROM ops.run_failures ORDER BY failed_at
+DESC`, or `warehouse failures`); the webhook, when WAREHOUSE_FAILURE_WEBHOOK_URL is set, gets the same rows as
 JSON, one POST per failed run.
 """
 
@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from kernel.ops import RUN_FAILURE_COLUMNS
+
 if TYPE_CHECKING:
     from kernel.settings import Settings
 
@@ -25,7 +27,7 @@ WEBHOOK_TIMEOUT_SECONDS = 10
 # The failure sensor may find DuckDB held by a run that just started; wait for it briefly.
 RECORD_ATTEMPTS = 5
 RECORD_RETRY_SECONDS = 3.0
-COLUMNS = ("run_id", "job_name", "step_key", "error", "failed_at")
+COLUMNS = RUN_FAILURE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -38,20 +40,21 @@ class RunFailure:
 
 
 def record_failures(settings: Settings, failures: Sequence[RunFailure]) -> None:
-    """Append the failures to raw.run_failures (creating the table if need be)."""
+    """Append the failures to ops.run_failures (creating the table if need be)."""
     if not failures:
         return
-    from loaders.sinks import open_sink
+    from kernel.database import connect
+    from kernel.ops import migrate_ops
     from orchestration.defs.warehouse_access import is_transient
 
     for attempt in range(1, RECORD_ATTEMPTS + 1):
         try:
-            with open_sink(settings) as sink:
-                sink.migrate()
-                with sink.transaction():
+            with connect(settings.warehouse, "loader") as db:
+                migrate_ops(db)
+                with db.transaction():
                     for failure in failures:
-                        sink.execute(
-                            f"INSERT INTO raw.run_failures ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
+                        db.execute(
+                            f"INSERT INTO ops.run_failures ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
                             tuple(getattr(failure, column) for column in COLUMNS))
             return
         except Exception as error:
@@ -62,13 +65,16 @@ def record_failures(settings: Settings, failures: Sequence[RunFailure]) -> None:
 
 
 def recorded_failures(settings: Settings, limit: int = 20) -> list[RunFailure]:
-    """The latest recorded failures, newest first."""
-    from loaders.sinks import open_sink
+    """The latest recorded failures, newest first (none before the first was recorded)."""
+    from kernel.database import connect
 
-    with open_sink(settings) as sink:
-        sink.migrate()
-        rows = sink.execute(f"SELECT {', '.join(COLUMNS)} FROM raw.run_failures "
-                            "ORDER BY failed_at DESC, run_id, step_key LIMIT ?", (limit,))
+    if settings.target == "duckdb" and not settings.duckdb_path.exists():
+        return []
+    with connect(settings.warehouse, "loader", read_only=True) as db:
+        if not db.table_exists("ops", "run_failures"):
+            return []
+        rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM ops.run_failures "
+                          "ORDER BY failed_at DESC, run_id, step_key LIMIT ?", (limit,))
     return [RunFailure(*row) for row in rows]
 
 

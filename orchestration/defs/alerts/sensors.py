@@ -42,7 +42,7 @@ def _clip(text: str) -> str:
 def failure_sensor(settings: Settings) -> dg.SensorDefinition:
     @dg.run_failure_sensor(
         name="record_run_failures",
-        description="Records every failed run (job, step, error) in raw.run_failures and posts it to "
+        description="Records every failed run (job, step, error) in ops.run_failures and posts it to "
                     "WAREHOUSE_FAILURE_WEBHOOK_URL when that is set.",
         default_status=dg.DefaultSensorStatus.RUNNING,
     )

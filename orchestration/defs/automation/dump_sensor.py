@@ -57,11 +57,10 @@ class FolderState:
 
 
 def dump_paths(data_dir: Path) -> list[Path]:
-    """The files the loaders would read, by the loaders' own naming rules."""
-    from loaders.sources import assets, measurements, signals
+    """The files the loaders would read, by the dump-kind registry's naming rules."""
+    from loaders.dump_kinds import dump_paths as registered_paths
 
-    named = [data_dir / assets.FILE_NAME, data_dir / signals.FILE_NAME]
-    return [path for path in (*named, *sorted(data_dir.glob(measurements.FILE_GLOB))) if path.is_file()]
+    return [path for path, _ in registered_paths(data_dir)]
 
 
 def scan(data_dir: Path, previous: FolderState) -> FolderState:
@@ -83,9 +82,7 @@ def scan(data_dir: Path, previous: FolderState) -> FolderState:
 
 def evaluate(context: dg.SensorEvaluationContext, settings: Settings) -> dg.SensorResult:
     """One sensor tick: a run request for new or changed dumps, else a reason to skip."""
-    import psycopg
-
-    from loaders.errors import WarehouseBusyError
+    from kernel.database import DatabaseError
 
     data_dir = settings.data_path
     if not data_dir.is_dir():
@@ -100,8 +97,8 @@ def evaluate(context: dg.SensorEvaluationContext, settings: Settings) -> dg.Sens
     if busy:
         return dg.SensorResult(skip_reason=f"{', '.join(moved)} changed; waiting for run {busy} to finish")
     try:
-        changed = current.unknown_to(known_checksums(settings), moved)
-    except (WarehouseBusyError, psycopg.OperationalError) as error:
+        changed = current.unknown_to(known_checksums(settings.warehouse), moved)
+    except DatabaseError as error:
         return dg.SensorResult(skip_reason=f"{', '.join(moved)} changed; the load ledger cannot be read "
                                            f"now ({error}), looking again next tick")
     if not changed:

@@ -11,24 +11,23 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from kernel.settings import Settings
+from loaders.dump_kinds import DUMP_KINDS
 from orchestration.defs.ingest.ledger_queries import current_rows_by_kind, rejected_rows_total
 from orchestration.defs.table_metadata import Relation, describe, markdown_table
 from orchestration.defs.warehouse_access import exclusive_writer, retrying_transient_errors
-from kernel.settings import Settings
 
 if TYPE_CHECKING:
     from loaders.pipeline import FileLoadResult
 
-# Raw table per file kind, and the two bookkeeping tables every load writes to.
-DATA_TABLES = {"assets": "assets", "signals": "signals", "measurements": "measurements"}
+# Raw table per dump kind (the registry's), and the two bookkeeping tables every load writes to.
+DATA_TABLES = {kind.name: kind.table for kind in DUMP_KINDS}
 RAW_KEYS = {name: dg.AssetKey(["raw", name])
             for name in (*DATA_TABLES.values(), "rejected_rows", "load_ledger")}
 KIND_OF_KEY = {RAW_KEYS[table]: kind for kind, table in DATA_TABLES.items()}
 
 DESCRIPTIONS = {
-    "assets": "Substations from assets.json, typed, one row per record, with load lineage.",
-    "signals": "Measurement channels from signal.json, typed, with load lineage.",
-    "measurements": "Readings from every measurements*.csv dump, typed, with load lineage.",
+    **{kind.table: kind.description for kind in DUMP_KINDS},
     "rejected_rows": "Every row a loader refused, with its file, line, raw text and reason.",
     "load_ledger": "One row per attempt to load a file: checksum, counts, status, error.",
 }
@@ -71,8 +70,9 @@ def raw_tables(
     with retrying_transient_errors(context), exclusive_writer(context, settings):
         if config.reseed:
             context.log.warning("reseed: emptying the raw tables and the load ledger")
-            reset_raw(settings)
-        results = load_directory(settings, kinds=kinds, progress=_progress_logger(context))
+            reset_raw(settings.warehouse)
+        results = load_directory(settings.warehouse, settings.data_path, batch_rows=settings.batch_rows,
+                                 kinds=kinds, progress=_progress_logger(context))
         materializations = list(_materializations(settings, selected, results))
 
     for result in results:
@@ -94,9 +94,9 @@ def raw_tables(
 def _materializations(
     settings: Settings, selected: Sequence[dg.AssetKey], results: Sequence["FileLoadResult"]
 ) -> Iterator[dg.MaterializeResult]:
-    from loaders.sinks import open_sink
+    from kernel.database import connect
 
-    with open_sink(settings) as sink:
+    with connect(settings.warehouse, "loader", read_only=True) as sink:
         table_rows = current_rows_by_kind(sink)
         for key in RAW_KEYS.values():
             if key not in selected:

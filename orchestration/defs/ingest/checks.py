@@ -25,7 +25,7 @@ from orchestration.defs.table_metadata import markdown_table
 from kernel.settings import Settings
 
 if TYPE_CHECKING:
-    from loaders.sinks.base import WarehouseSink
+    from kernel.database import Database
 
 KIND_OF_TABLE = {table: kind for kind, table in DATA_TABLES.items()}
 # rejected_rows reconciles against every current load's rows_rejected (kind None).
@@ -56,9 +56,9 @@ def _share_spec(table: str) -> dg.AssetCheckSpec:
 def raw_table_checks(
     context: dg.AssetCheckExecutionContext, settings: dg.ResourceParam[Settings]
 ) -> Iterator[dg.AssetCheckResult]:
-    from loaders.sinks import open_sink
+    from kernel.database import connect
 
-    with open_sink(settings) as sink:
+    with connect(settings.warehouse, "loader", read_only=True) as sink:
         for check_key in context.selected_asset_check_keys:
             table = check_key.asset_key.path[-1]
             if check_key.name == "ledger_reconciles":
@@ -68,7 +68,7 @@ def raw_table_checks(
                                             settings.max_rejected_share)
 
 
-def reconcile(sink: "WarehouseSink", table: str, kind: str | None) -> dg.AssetCheckResult:
+def reconcile(sink: "Database", table: str, kind: str | None) -> dg.AssetCheckResult:
     wrong = mismatches(sink, table, kind)
     metadata: dict[str, Any] = {
         "loads_checked": current_load_count(sink, kind),
@@ -84,7 +84,7 @@ def reconcile(sink: "WarehouseSink", table: str, kind: str | None) -> dg.AssetCh
 
 
 def share_under_threshold(
-    sink: "WarehouseSink", table: str, kind: str, threshold: float
+    sink: "Database", table: str, kind: str, threshold: float
 ) -> dg.AssetCheckResult:
     share = rejected_share(sink, kind)
     metadata: dict[str, Any] = {

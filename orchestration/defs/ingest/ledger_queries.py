@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from loaders.sinks.base import WarehouseSink
-    from kernel.settings import Settings
+    from kernel.database import Database, Warehouse
 
 # The checksums a load of each file would skip: its current load's, and its latest
 # attempt's when that failed (the loader does not retry a file until it changes).
@@ -40,19 +39,19 @@ class RejectedShare:
         return self.rows_rejected / self.rows_read if self.rows_read else 0.0
 
 
-def current_rows_by_kind(sink: WarehouseSink) -> dict[str, int]:
+def current_rows_by_kind(db: Database) -> dict[str, int]:
     """Rows each raw data table holds according to the ledger's current loads."""
-    rows = sink.execute("SELECT file_kind, sum(rows_loaded) FROM raw.load_ledger "
+    rows = db.execute("SELECT file_kind, sum(rows_loaded) FROM raw.load_ledger "
                         "WHERE status = 'loaded' GROUP BY file_kind")
     return {kind: int(total or 0) for kind, total in rows}
 
 
-def rejected_rows_total(sink: WarehouseSink) -> int:
-    rows = sink.execute("SELECT sum(rows_rejected) FROM raw.load_ledger WHERE status = 'loaded'")
+def rejected_rows_total(db: Database) -> int:
+    rows = db.execute("SELECT sum(rows_rejected) FROM raw.load_ledger WHERE status = 'loaded'")
     return int(rows[0][0] or 0)
 
 
-def mismatches(sink: WarehouseSink, table: str, kind: str | None) -> list[Mismatch]:
+def mismatches(db: Database, table: str, kind: str | None) -> list[Mismatch]:
     """Loads whose row count in `raw.<table>` disagrees with the ledger.
 
     For a data table the ledger's `rows_loaded` of the kind's current loads; for
@@ -61,7 +60,7 @@ def mismatches(sink: WarehouseSink, table: str, kind: str | None) -> list[Mismat
     """
     expected_column, kind_filter, params = (
         ("rows_rejected", "", ()) if kind is None else ("rows_loaded", "AND file_kind = ?", (kind,)))
-    rows = sink.execute(
+    rows = db.execute(
         f"""
         WITH expected AS (
             SELECT load_id, {expected_column} AS n FROM raw.load_ledger
@@ -78,60 +77,49 @@ def mismatches(sink: WarehouseSink, table: str, kind: str | None) -> list[Mismat
             for load_id, expected, found in rows]
 
 
-def current_load_count(sink: WarehouseSink, kind: str | None) -> int:
+def current_load_count(db: Database, kind: str | None) -> int:
     if kind is None:
-        return int(sink.execute("SELECT count(*) FROM raw.load_ledger WHERE status = 'loaded'")[0][0])
-    return int(sink.execute("SELECT count(*) FROM raw.load_ledger WHERE status = 'loaded' AND file_kind = ?",
+        return int(db.execute("SELECT count(*) FROM raw.load_ledger WHERE status = 'loaded'")[0][0])
+    return int(db.execute("SELECT count(*) FROM raw.load_ledger WHERE status = 'loaded' AND file_kind = ?",
                             (kind,))[0][0])
 
 
-def rejected_share(sink: WarehouseSink, kind: str) -> RejectedShare:
-    rows = sink.execute("SELECT sum(rows_read), sum(rows_rejected) FROM raw.load_ledger "
+def rejected_share(db: Database, kind: str) -> RejectedShare:
+    rows = db.execute("SELECT sum(rows_read), sum(rows_rejected) FROM raw.load_ledger "
                         "WHERE status = 'loaded' AND file_kind = ?", (kind,))
     read, rejected = rows[0]
     return RejectedShare(int(read or 0), int(rejected or 0))
 
 
-def top_reject_reasons(sink: WarehouseSink, kind: str, limit: int = 5) -> list[tuple[str, int]]:
-    rows = sink.execute(
+def top_reject_reasons(db: Database, kind: str, limit: int = 5) -> list[tuple[str, int]]:
+    rows = db.execute(
         "SELECT r.reason, count(*) FROM raw.rejected_rows r "
         "JOIN raw.load_ledger l ON l.load_id = r.load_id AND l.status = 'loaded' "
         "WHERE r.file_kind = ? GROUP BY r.reason ORDER BY count(*) DESC, r.reason LIMIT ?", (kind, limit))
     return [(str(reason), int(count)) for reason, count in rows]
 
 
-def known_checksums(settings: Settings) -> dict[str, set[str]]:
+def known_checksums(warehouse: Warehouse) -> dict[str, set[str]]:
     """For each file name, the checksums the ledger already accounts for; {} before any load.
 
-    Reads without writing: DuckDB opened read-only (never created) for this one query,
-    since a reading process keeps a writer out for as long as it holds the file.
-    Raises WarehouseBusyError when a writer holds DuckDB.
+    Reads without writing: on DuckDB read-only (never creating the file), since a reading
+    process keeps a writer out for as long as it holds the file. Raises
+    WarehouseBusyError when a writer holds DuckDB.
     """
-    if settings.target == "postgres":
-        import psycopg
+    from kernel.database import ConnectionFailed, WarehouseBusyError, connect
 
-        with psycopg.connect(settings.require_pg_dsn(), autocommit=True) as conn:
-            if conn.execute("SELECT to_regclass('raw.load_ledger')").fetchone()[0] is None:
-                return {}
-            return _by_file(conn.execute(KNOWN_CHECKSUMS).fetchall())
-
-    import duckdb
-
-    from loaders.errors import WarehouseBusyError
-
-    path = settings.duckdb_path
-    if not path.exists():
+    if warehouse.target == "duckdb" and not warehouse.duckdb_path.exists():
         return {}
     try:
-        conn = duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as error:
-        if "lock" not in str(error).lower():
-            raise
-        raise WarehouseBusyError(f"{path} is held by a writing process") from error
-    with conn:
-        has_ledger = conn.execute("SELECT count(*) FROM duckdb_tables() "
-                                  "WHERE schema_name = 'raw' AND table_name = 'load_ledger'").fetchone()[0]
-        return _by_file(conn.execute(KNOWN_CHECKSUMS).fetchall()) if has_ledger else {}
+        db = connect(warehouse, "loader", read_only=True)
+    except ConnectionFailed as error:
+        if warehouse.target == "duckdb" and "lock" in str(error).lower():
+            raise WarehouseBusyError(f"{warehouse.duckdb_path} is held by a writing process") from error
+        raise
+    with db:
+        if not db.table_exists("raw", "load_ledger"):
+            return {}
+        return _by_file(db.execute(KNOWN_CHECKSUMS))
 
 
 def _by_file(rows: list[tuple]) -> dict[str, set[str]]:

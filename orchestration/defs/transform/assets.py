@@ -176,7 +176,7 @@ def with_table_metadata(
     settings: Settings, events: Sequence, relations: Mapping[str, tuple[Relation, str]]
 ) -> Iterator:
     """dbt's events, each model's output extended with its row count, columns and preview."""
-    from loaders.sinks import open_sink
+    from kernel.database import connect
 
     outputs = [event for event in events if isinstance(event, dg.Output)]
     if not outputs:
@@ -184,9 +184,7 @@ def with_table_metadata(
         return
     extra: dict[str, dict] = {}
     # dbt's tables are the transformer's: read them with its login (the loader may not).
-    reader = (settings.model_copy(update={"pg_dsn": settings.transformer_dsn})
-              if settings.target == "postgres" else settings)
-    with open_sink(reader) as sink:
+    with connect(settings.warehouse, "transformer", read_only=True) as sink:
         for output in outputs:
             if output.output_name not in relations:
                 continue

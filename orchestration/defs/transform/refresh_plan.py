@@ -52,9 +52,10 @@ def plan_refresh(settings: Settings, fingerprint: str, *, full_refresh: bool) ->
     """Decide the dbt step of this run from the warehouse's refresh_state."""
     if full_refresh:
         return RefreshPlan("full", "a full refresh was asked for")
-    from loaders.sinks import open_sink
+    from kernel.database import connect
 
-    with open_sink(_reader_settings(settings)) as sink:
+    # refresh_state is dbt's: on PostgreSQL read and write it with dbt's own login.
+    with connect(settings.warehouse, "transformer", read_only=True) as sink:
         existing = {name for (name,) in sink.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'refresh_state'")}
         if not {*STATE_TABLES, "applied_project"} <= existing:
@@ -83,17 +84,10 @@ def plan_refresh(settings: Settings, fingerprint: str, *, full_refresh: bool) ->
 
 def record_applied_project(settings: Settings, fingerprint: str) -> None:
     """After a successful build: the project the marts now reflect."""
-    from loaders.sinks import open_sink
+    from kernel.database import connect
 
-    with open_sink(_reader_settings(settings)) as sink, sink.transaction():
+    with connect(settings.warehouse, "transformer") as sink, sink.transaction():
         sink.execute("CREATE TABLE IF NOT EXISTS refresh_state.applied_project "
                      "(fingerprint varchar(64) NOT NULL, applied_at timestamp NOT NULL)")
         sink.execute("DELETE FROM refresh_state.applied_project")
         sink.execute("INSERT INTO refresh_state.applied_project VALUES (?, current_timestamp)", (fingerprint,))
-
-
-def _reader_settings(settings: Settings) -> Settings:
-    # refresh_state is dbt's: on PostgreSQL read and write it with dbt's own login.
-    if settings.target == "postgres":
-        return settings.model_copy(update={"pg_dsn": settings.transformer_dsn})
-    return settings

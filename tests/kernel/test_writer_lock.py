@@ -19,17 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from loaders.errors import WarehouseBusyError
-from loaders.writer_lock import writer_lock
+from kernel.database import WarehouseBusyError
+from kernel.writer_lock import writer_lock
 from kernel.settings import Settings
 
 TARGETS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
 HOLDER_SCRIPT = """
 import time
-from loaders.writer_lock import writer_lock
+from kernel.writer_lock import writer_lock
 from kernel.settings import load_settings
 
-with writer_lock(load_settings(), run_id="run-holding-the-lock"):
+with writer_lock(load_settings().warehouse, run_id="run-holding-the-lock"):
     print("locked", flush=True)
     time.sleep(120)
 """
@@ -62,7 +62,7 @@ def holder(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen]:
 def test_a_second_writer_gives_up_after_its_wait_naming_the_holder(
         settings: Settings, holder: subprocess.Popen) -> None:
     started = time.monotonic()
-    with pytest.raises(WarehouseBusyError) as busy, writer_lock(settings, wait_seconds=1.0):
+    with pytest.raises(WarehouseBusyError) as busy, writer_lock(settings.warehouse, wait_seconds=1.0):
         pass
     assert 1.0 <= time.monotonic() - started < 5
     message = str(busy.value)
@@ -80,7 +80,7 @@ def test_the_lock_dies_with_a_sigkilled_holder(settings: Settings, holder: subpr
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
     # PostgreSQL ends the dead client's session as soon as it sees the socket closed.
-    with writer_lock(settings, wait_seconds=5.0):
+    with writer_lock(settings.warehouse, wait_seconds=5.0):
         pass
 
 
@@ -89,7 +89,7 @@ def test_a_second_writer_waits_until_the_first_is_done(settings: Settings) -> No
     first_has_lock = threading.Event()
 
     def first_writer() -> None:
-        with writer_lock(settings):
+        with writer_lock(settings.warehouse):
             first_has_lock.set()
             time.sleep(0.5)
             order.append("first done")
@@ -97,7 +97,7 @@ def test_a_second_writer_waits_until_the_first_is_done(settings: Settings) -> No
     thread = threading.Thread(target=first_writer)
     thread.start()
     assert first_has_lock.wait(10)
-    with writer_lock(settings):
+    with writer_lock(settings.warehouse):
         order.append("second has lock")
     thread.join()
     assert order == ["first done", "second has lock"]
@@ -105,8 +105,8 @@ def test_a_second_writer_waits_until_the_first_is_done(settings: Settings) -> No
 
 def test_a_step_holding_the_lock_can_call_the_loaders_which_take_it_again(settings: Settings) -> None:
     outsider_errors: list[BaseException] = []
-    with writer_lock(settings, wait_seconds=1.0, run_id="step"):
-        with writer_lock(settings, wait_seconds=1.0):  # would wait for itself if not shared
+    with writer_lock(settings.warehouse, wait_seconds=1.0, run_id="step"):
+        with writer_lock(settings.warehouse, wait_seconds=1.0):  # would wait for itself if not shared
             pass
         # Still held after the nested claim ended: another thread cannot get in.
         outsider = threading.Thread(target=_take_briefly, args=(settings, outsider_errors))
@@ -117,7 +117,7 @@ def test_a_step_holding_the_lock_can_call_the_loaders_which_take_it_again(settin
 
 def _take_briefly(settings: Settings, errors: list[BaseException]) -> None:
     try:
-        with writer_lock(settings, wait_seconds=0.3):
+        with writer_lock(settings.warehouse, wait_seconds=0.3):
             pass
     except BaseException as error:
         errors.append(error)

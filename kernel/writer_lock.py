@@ -32,10 +32,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loaders.errors import WarehouseBusyError
+from kernel.database import WarehouseBusyError
 
 if TYPE_CHECKING:
-    from kernel.settings import Settings
+    from kernel.database import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +93,19 @@ def lock_file(duckdb_path: Path) -> Path:
 
 
 @contextmanager
-def writer_lock(settings: Settings, *, wait_seconds: float = DEFAULT_WAIT_SECONDS,
+def writer_lock(warehouse: Warehouse, *, wait_seconds: float = DEFAULT_WAIT_SECONDS,
                 run_id: str | None = None) -> Iterator[None]:
     """Hold the warehouse's writer lock for the block; see the module docstring."""
-    name = _lock_name(settings)
+    name = _lock_name(warehouse)
     held = _this_thread.held
     if name in held:
         yield
         return
     holder = LockHolder.this_process(run_id)
-    if settings.target == "postgres":
-        lock = _advisory_lock(settings.require_pg_dsn(), wait_seconds, holder)
+    if warehouse.target == "postgres":
+        lock = _advisory_lock(warehouse.dsn("loader"), wait_seconds, holder)
     else:
-        lock = _file_lock(settings.duckdb_path.absolute(), wait_seconds, holder)
+        lock = _file_lock(warehouse.duckdb_path.absolute(), wait_seconds, holder)
     with lock:
         held.add(name)
         try:
@@ -114,13 +114,13 @@ def writer_lock(settings: Settings, *, wait_seconds: float = DEFAULT_WAIT_SECOND
             held.discard(name)
 
 
-def _lock_name(settings: Settings) -> str:
-    if settings.target == "postgres":
+def _lock_name(warehouse: Warehouse) -> str:
+    if warehouse.target == "postgres":
         from psycopg.conninfo import conninfo_to_dict
 
-        params = conninfo_to_dict(settings.require_pg_dsn())
+        params = conninfo_to_dict(warehouse.dsn("loader"))
         return f"postgres://{params.get('host', '')}:{params.get('port', '')}/{params.get('dbname', '')}"
-    return str(lock_file(settings.duckdb_path.absolute()))
+    return str(lock_file(warehouse.duckdb_path.absolute()))
 
 
 def _wait(try_lock: Callable[[], bool], describe_holder: Callable[[], tuple[str, str]],
@@ -184,7 +184,14 @@ def _file_lock(duckdb_path: Path, wait_seconds: float, holder: LockHolder) -> It
 def _advisory_lock(dsn: str, wait_seconds: float, holder: LockHolder) -> Iterator[None]:
     import psycopg
 
-    conn = psycopg.connect(dsn, autocommit=True, application_name=holder.application_name)
+    from kernel.database import CONNECT_TIMEOUT_SECONDS, ConnectionFailed, describe_dsn, first_line
+
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, application_name=holder.application_name,
+                               connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    except psycopg.OperationalError as error:
+        raise ConnectionFailed(f"cannot connect to PostgreSQL at {describe_dsn(dsn)} for the writer "
+                               f"lock: {first_line(error)}") from error
     try:
         conn.execute("SELECT " + ", ".join(f"set_config('{name}', '{value}', false)"
                                            for name, value in SERVER_KEEPALIVE.items()))

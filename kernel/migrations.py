@@ -1,8 +1,11 @@
-"""Versioned, forward-only migrations of the raw schema, recorded in the database.
+"""Versioned, forward-only migrations of a schema, recorded in the database.
 
 Plain SQL files named `NNNN_description.sql`, one folder per warehouse dialect, applied
-in order, each in its own transaction together with its row in `raw.schema_migrations`.
-dbt owns `staging` and `analytics`; these files own `raw` (and, on PostgreSQL, roles).
+in order, each in its own transaction together with its row in the schema's own
+`<schema>.schema_migrations`. The loaders' files own `raw` (and, on PostgreSQL, roles:
+loaders/migrations/), the kernel's own `ops` (kernel/ops_migrations/); dbt owns
+`staging`, `analytics` and `refresh_state`. Reading never migrates: only writers and
+`warehouse migrate` call `apply_migrations`.
 """
 
 from __future__ import annotations
@@ -13,16 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loaders.errors import LoaderError
+from kernel.database import DatabaseError
 
 if TYPE_CHECKING:
-    from loaders.sinks.base import WarehouseSink
+    from kernel.database import Database
 
 _NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 
 BOOKKEEPING = """
-CREATE SCHEMA IF NOT EXISTS raw;
-CREATE TABLE IF NOT EXISTS raw.schema_migrations (
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
     version     text        PRIMARY KEY,
     name        text        NOT NULL,
     checksum    text        NOT NULL,
@@ -31,7 +34,7 @@ CREATE TABLE IF NOT EXISTS raw.schema_migrations (
 """
 
 
-class MigrationError(LoaderError):
+class MigrationError(DatabaseError):
     """The migrations on disk disagree with what the database recorded."""
 
 
@@ -59,27 +62,26 @@ def discover(directory: Path) -> list[Migration]:
     return migrations
 
 
-def apply_migrations(sink: WarehouseSink, directory: Path) -> list[str]:
+def apply_migrations(db: Database, directory: Path, schema: str) -> list[str]:
     """Apply what is missing; return the versions applied now (empty when up to date)."""
-    with sink.transaction():
+    with db.transaction():
         # CREATE ... IF NOT EXISTS still demands the right to create: a least-privilege
-        # loader (no CREATE on the database) must find the ledger and not ask.
-        if not sink.execute("SELECT 1 FROM information_schema.tables "
-                            "WHERE table_schema = 'raw' AND table_name = 'schema_migrations'"):
-            sink.execute(BOOKKEEPING)
+        # loader (no CREATE on the database) must find the bookkeeping and not ask.
+        if not db.table_exists(schema, "schema_migrations"):
+            db.execute(BOOKKEEPING.format(schema=schema))
     applied_now = []
-    for migration in discover(directory):
-        with sink.transaction():
-            recorded = sink.execute("SELECT checksum FROM raw.schema_migrations WHERE version = ?",
-                                    (migration.version,))
+    for migration in discover(directory / db.dialect):
+        with db.transaction():
+            recorded = db.execute(f"SELECT checksum FROM {schema}.schema_migrations WHERE version = ?",
+                                  (migration.version,))
             if recorded:
                 if recorded[0][0] != migration.checksum:
                     raise MigrationError(
-                        f"migration {migration.version}_{migration.name} changed after it was applied; "
-                        "migrations are forward-only: add a new one instead")
+                        f"{schema} migration {migration.version}_{migration.name} changed after it was "
+                        "applied; migrations are forward-only: add a new one instead")
                 continue
-            sink.execute(migration.sql)
-            sink.execute("INSERT INTO raw.schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
-                         (migration.version, migration.name, migration.checksum))
+            db.execute(migration.sql)
+            db.execute(f"INSERT INTO {schema}.schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
+                       (migration.version, migration.name, migration.checksum))
             applied_now.append(migration.version)
     return applied_now

@@ -1,0 +1,257 @@
+"""The one way to reach the warehouse: connect by role to DuckDB or PostgreSQL.
+
+Three roles, as on a production PostgreSQL deployment: the **loader** writes `raw` (and
+`ops`), the **transformer** is dbt's login and owns `staging`, `analytics` and
+`refresh_state`, the **reader** is the analysts' view. On PostgreSQL each role has a DSN
+of its own (a role whose DSN is unset falls back to the one that owns what it reads);
+DuckDB has no logins, so the reader differs by opening the file read-only.
+
+A `Database` speaks the same small language on both: `execute` with `?` placeholders,
+`transaction`, and Arrow or Polars reads (`read_arrow`, `read_polars`, `iter_batches`
+for results too large to hold). The loaders' bulk writers reach under it through
+`connection`; nothing else should need to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+
+Role = Literal["loader", "transformer", "reader"]
+Target = Literal["duckdb", "postgres"]
+ROLES: tuple[Role, ...] = ("loader", "transformer", "reader")
+
+# A server that refuses or does not answer fails the command within this, not after
+# minutes of retries (libpq's connect_timeout, in seconds).
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+class DatabaseError(Exception):
+    """The warehouse cannot be reached or used as asked; the message names where and why."""
+
+
+class ConnectionFailed(DatabaseError):
+    """Connecting failed: server down, wrong host or port, login refused, file locked."""
+
+
+class WarehouseBusyError(DatabaseError):
+    """Another process holds the warehouse's writer lock (kernel.writer_lock)."""
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Where one warehouse is and how each role logs in: all that connecting needs."""
+
+    target: Target
+    duckdb_path: Path
+    duckdb_config: Mapping[str, str | int] = field(default_factory=dict, hash=False, compare=False)
+    loader_dsn: str | None = None
+    transformer_dsn: str | None = None
+    reader_dsn: str | None = None
+
+    @classmethod
+    def postgres(cls, dsn: str) -> Warehouse:
+        """A PostgreSQL warehouse reached with one login for every role."""
+        return cls(target="postgres", duckdb_path=Path(), loader_dsn=dsn)
+
+    def dsn(self, role: Role) -> str:
+        """The PostgreSQL connection string of `role` (falling back as the module says)."""
+        chains: dict[Role, tuple[str | None, ...]] = {
+            "loader": (self.loader_dsn,),
+            "transformer": (self.transformer_dsn, self.loader_dsn),
+            "reader": (self.reader_dsn, self.transformer_dsn, self.loader_dsn),
+        }
+        for dsn in chains[role]:
+            if dsn:
+                return dsn
+        raise DatabaseError("WAREHOUSE_PG_DSN is not set; the postgres target needs a connection string")
+
+    @property
+    def label(self) -> str:
+        """The warehouse as a person reads it, without a password: for messages and keys."""
+        if self.target == "duckdb":
+            return f"duckdb:{self.duckdb_path}"
+        return f"postgres:{describe_dsn(self.dsn('loader'))}"
+
+
+def describe_dsn(dsn: str) -> str:
+    """`user@host:port/dbname` of a libpq connection string (never its password)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Exception:
+        return "(unparsable connection string)"
+    host = parts.get("host") or "localhost"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    return f"{user}{host}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}"
+
+
+class Database:
+    """One open connection to a warehouse, in one role."""
+
+    dialect: Target
+
+    def __init__(self, warehouse: Warehouse, role: Role, connection: Any):
+        self.warehouse = warehouse
+        self.role = role
+        self.connection = connection
+
+    # --- the common language ------------------------------------------------------------
+    def execute(self, statement: str, params: tuple | list = ()) -> list[tuple]:
+        """Run one statement with `?` placeholders; return its rows (empty if it has none)."""
+        raise NotImplementedError
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all."""
+        raise NotImplementedError
+        yield
+
+    def read_arrow(self, statement: str, params: tuple | list = ()) -> pa.Table:
+        raise NotImplementedError
+
+    def iter_batches(self, statement: str, params: tuple | list = (), batch_rows: int = 50_000
+                     ) -> Iterator[pa.RecordBatch]:
+        """The result in Arrow batches of at most `batch_rows`, never all of it in memory."""
+        raise NotImplementedError
+
+    def read_polars(self, statement: str, params: tuple | list = ()) -> pl.DataFrame:
+        import polars as pl
+
+        return pl.from_arrow(self.read_arrow(statement, params))
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        return bool(self.execute("SELECT 1 FROM information_schema.tables "
+                                 "WHERE table_schema = ? AND table_name = ?", (schema, table)))
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class DuckDBDatabase(Database):
+    dialect = "duckdb"
+
+    def execute(self, statement: str, params: tuple | list = ()) -> list[tuple]:
+        result = self.connection.execute(statement, list(params) if params else None)
+        return result.fetchall() if result.description else []
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.connection.begin()
+        try:
+            yield
+        except BaseException:
+            self.connection.rollback()
+            raise
+        self.connection.commit()
+
+    def read_arrow(self, statement: str, params: tuple | list = ()) -> pa.Table:
+        return self.connection.sql(statement, params=list(params) if params else None).to_arrow_table()
+
+    def iter_batches(self, statement: str, params: tuple | list = (), batch_rows: int = 50_000
+                     ) -> Iterator[pa.RecordBatch]:
+        relation = self.connection.sql(statement, params=list(params) if params else None)
+        yield from relation.to_arrow_reader(batch_rows)
+
+
+class PostgresDatabase(Database):
+    dialect = "postgres"
+
+    def execute(self, statement: str, params: tuple | list = ()) -> list[tuple]:
+        query = statement.replace("?", "%s") if params else statement
+        with self.connection.cursor() as cursor:
+            cursor.execute(query, params or None)
+            return cursor.fetchall() if cursor.description else []
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.connection.transaction():
+            yield
+
+    def read_arrow(self, statement: str, params: tuple | list = ()) -> pa.Table:
+        import pyarrow as pa
+
+        batches = list(self.iter_batches(statement, params))
+        if batches:
+            return pa.Table.from_batches(batches)
+        with self.connection.cursor() as cursor:
+            cursor.execute(statement.replace("?", "%s") if params else statement, params or None)
+            names = [column.name for column in cursor.description or []]
+        return pa.table({name: pa.array([], pa.null()) for name in names})
+
+    def iter_batches(self, statement: str, params: tuple | list = (), batch_rows: int = 50_000
+                     ) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        query = statement.replace("?", "%s") if params else statement
+        # A server-side cursor streams the rows; it needs a transaction to live in.
+        with self.connection.transaction(), self.connection.cursor(name="gridwarehouse_read") as cursor:
+            cursor.itersize = batch_rows
+            cursor.execute(query, params or None)
+            names = [column.name for column in cursor.description]
+            while rows := cursor.fetchmany(batch_rows):
+                yield pa.RecordBatch.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
+
+
+def connect(warehouse: Warehouse, role: Role = "reader", *, read_only: bool = False) -> Database:
+    """An open connection to `warehouse` as `role`; ConnectionFailed says where and why not.
+
+    On DuckDB the reader, and any role with `read_only`, opens the file read-only: such a
+    connection never creates the file, and other read-only processes may open it too
+    (a writer may not, for as long as it stays open).
+    """
+    if warehouse.target == "duckdb":
+        return _connect_duckdb(warehouse, role, read_only=read_only or role == "reader")
+    return _connect_postgres(warehouse, role)
+
+
+def _connect_duckdb(warehouse: Warehouse, role: Role, *, read_only: bool) -> DuckDBDatabase:
+    import duckdb
+
+    path = warehouse.duckdb_path
+    if read_only and not path.exists():
+        raise ConnectionFailed(f"DuckDB file {path} does not exist yet: build the warehouse first "
+                               "(`warehouse run`)")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # DuckDB admits one writing process per file: a second writer fails here at once.
+        connection = duckdb.connect(str(path), read_only=read_only, config=dict(warehouse.duckdb_config))
+    except duckdb.IOException as error:
+        raise ConnectionFailed(f"cannot open DuckDB file {path} as {role}: {first_line(error)}") from error
+    return DuckDBDatabase(warehouse, role, connection)
+
+
+def _connect_postgres(warehouse: Warehouse, role: Role) -> PostgresDatabase:
+    import psycopg
+
+    dsn = warehouse.dsn(role)
+    try:
+        connection = psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                                     application_name=f"gridwarehouse-{role}")
+    except psycopg.OperationalError as error:
+        raise ConnectionFailed(f"cannot connect to PostgreSQL at {describe_dsn(dsn)} as {role}: "
+                               f"{first_line(error)}") from error
+    return PostgresDatabase(warehouse, role, connection)
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an error's message: drivers add pages of detail."""
+    for line in str(error).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(error).__name__
