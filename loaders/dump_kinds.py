@@ -30,6 +30,9 @@ class DumpKind:
     raw_table: str
     """`raw.<table>`: also the dbt source and the Dagster asset key (`raw/<table>`)."""
     description: str
+    reference: bool = False
+    """A small reference file (a few dozen records) rather than a stream of readings:
+    one bad record is already several percent of it, so a high reject share warns."""
 
     @property
     def table(self) -> str:
@@ -54,9 +57,10 @@ def _one_batch(read: Callable[[Path], ParsedBatch]) -> BatchReader:
 
 DUMP_KINDS: tuple[DumpKind, ...] = (
     DumpKind("assets", assets.FILE_NAME, _one_batch(assets.read_assets), "raw.assets",
-             "Substations from assets.json, typed, one row per record, with load lineage."),
+             "Substations from assets.json, typed, one row per record, with load lineage.",
+             reference=True),
     DumpKind("signals", signals.FILE_NAME, _one_batch(signals.read_signals), "raw.signals",
-             "Measurement channels from signal.json, typed, with load lineage."),
+             "Measurement channels from signal.json, typed, with load lineage.", reference=True),
     DumpKind("measurements", measurements.FILE_GLOB, measurements.iter_measurement_batches,
              "raw.measurements", "Readings from every measurements*.csv dump, typed, with load lineage."),
 )

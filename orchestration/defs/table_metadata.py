@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 if TYPE_CHECKING:
-    from loaders.sinks.base import WarehouseSink
+    from kernel.database import Database
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 60
@@ -35,7 +35,7 @@ class Relation:
         return f"{self.schema}.{self.name}"
 
 
-def column_schema(sink: WarehouseSink, relation: Relation) -> dg.TableSchema:
+def column_schema(sink: Database, relation: Relation) -> dg.TableSchema:
     rows = sink.execute(
         "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
         "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
@@ -47,11 +47,11 @@ def column_schema(sink: WarehouseSink, relation: Relation) -> dg.TableSchema:
     ])
 
 
-def row_count(sink: WarehouseSink, relation: Relation) -> int:
+def row_count(sink: Database, relation: Relation) -> int:
     return int(sink.execute(f"SELECT count(*) FROM {relation.sql}")[0][0])
 
 
-def preview(sink: WarehouseSink, relation: Relation, columns: Sequence[str]) -> dg.MetadataValue:
+def preview(sink: Database, relation: Relation, columns: Sequence[str]) -> dg.MetadataValue:
     """The relation's first rows as a Markdown table (the UI renders it)."""
     if not columns:
         return dg.MetadataValue.md("_no columns_")
@@ -77,7 +77,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], *,
     return "\n".join(lines)
 
 
-def describe(sink: WarehouseSink, relation: Relation, *, rows: int | None = None,
+def describe(sink: Database, relation: Relation, *, rows: int | None = None,
              with_preview: bool = True) -> dict[str, Any]:
     """Table name, column schema, `dagster/row_count` and a preview, as materialization metadata.
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from loaders.dump_kinds import DUMP_KINDS
 from orchestration.defs.ingest.assets import DATA_TABLES, RAW_KEYS
 from orchestration.defs.ingest.ledger_queries import (
     current_load_count,
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 KIND_OF_TABLE = {table: kind for kind, table in DATA_TABLES.items()}
 # rejected_rows reconciles against every current load's rows_rejected (kind None).
 RECONCILED_TABLES: dict[str, str | None] = {**KIND_OF_TABLE, "rejected_rows": None}
-SHARE_SEVERITY = {"assets": dg.AssetCheckSeverity.WARN, "signals": dg.AssetCheckSeverity.WARN,
-                  "measurements": dg.AssetCheckSeverity.ERROR}
+SHARE_SEVERITY = {kind.name: dg.AssetCheckSeverity.WARN if kind.reference else dg.AssetCheckSeverity.ERROR
+                  for kind in DUMP_KINDS}
 SHOWN_MISMATCHES = 10
 
 
