@@ -23,6 +23,7 @@ RUN uv sync --frozen --no-dev --no-install-project
 
 COPY warehouse ./warehouse
 COPY loaders ./loaders
+COPY sample_data ./sample_data
 COPY orchestration ./orchestration
 COPY dbt_project ./dbt_project
 RUN uv sync --frozen --no-dev

@@ -54,7 +54,7 @@ def main() -> None:
 def generate(out_dir: Path, rows: int, seed: int, files: int, asset_count: int, signal_count: int,
              defect_rate: float | None) -> None:
     """Write sample dumps in the operator's exact dialect (BOM, pipe, decimal comma)."""
-    from warehouse.sample_data import generate_dumps
+    from sample_data import generate_dumps
 
     options = {} if defect_rate is None else {"defect_rate": defect_rate}
     started = time.perf_counter()

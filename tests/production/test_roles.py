@@ -14,7 +14,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from loaders.pipeline import load_directory
 from loaders.sinks.postgres import PostgresSink
-from warehouse.sample_data import generate_dumps
+from sample_data import generate_dumps
 from tests.production.conftest import Logins, run_init_script
 from kernel.settings import Settings
 
