@@ -21,8 +21,10 @@ WORKDIR /opt/gridwarehouse
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 
+COPY kernel ./kernel
 COPY warehouse ./warehouse
 COPY loaders ./loaders
+COPY sample_data ./sample_data
 COPY orchestration ./orchestration
 COPY dbt_project ./dbt_project
 RUN uv sync --frozen --no-dev

@@ -51,7 +51,8 @@ def main() -> None:
     try:
         started = time.perf_counter()
         subprocess.run([BIN / "warehouse", "generate", "--out", str(data_dir), "--rows", str(args.rows),
-                        "--seed", str(args.seed), "--files", "1"], check=True, stdout=subprocess.DEVNULL)
+                        "--seed", str(args.seed), "--files", "1", "--force"],
+                       check=True, stdout=subprocess.DEVNULL)
         dump = next(data_dir.glob("measurements*.csv"))
         print(f"generated {args.rows:,} rows ({dump.stat().st_size / 1e6:,.0f} MB) "
               f"in {time.perf_counter() - started:.1f} s")

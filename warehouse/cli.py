@@ -44,18 +44,31 @@ def main() -> None:
               help="Folder to write assets.json, signal.json and measurements_NNN.csv into.")
 @click.option("--rows", type=click.IntRange(min=0), default=300_000, show_default=True,
               help="Measurement rows in all dumps together.")
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True,
+              help="Seed of the random generator: the same seed and options write the same bytes.")
 @click.option("--files", type=click.IntRange(min=1), default=2, show_default=True,
               help="Number of measurement dumps to split the rows over.")
-@click.option("--assets", "asset_count", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--signals", "signal_count", type=click.IntRange(min=1), default=40, show_default=True)
+@click.option("--assets", "asset_count", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Substations in assets.json (at most 30).")
+@click.option("--signals", "signal_count", type=click.IntRange(min=1), default=40, show_default=True,
+              help="Signals in signal.json, spread unevenly over the substations, at least one each.")
 @click.option("--defect-rate", type=click.FloatRange(0, 0.5), default=None,
               help="Share of rows carrying one of the defects real dumps have (0 for a clean set).")
+@click.option("--force", is_flag=True,
+              help="Replace assets.json, signal.json and measurements_NNN.csv already in --out.")
 def generate(out_dir: Path, rows: int, seed: int, files: int, asset_count: int, signal_count: int,
-             defect_rate: float | None) -> None:
-    """Write sample dumps in the operator's exact dialect (BOM, pipe, decimal comma)."""
-    from warehouse.sample_data import generate_dumps
+             defect_rate: float | None, force: bool) -> None:
+    """Write sample dumps in the operator's exact dialect (BOM, pipe, decimal comma).
 
+    Refuses a folder that already holds assets.json, signal.json or measurements_NNN.csv
+    unless --force is given.
+    """
+    from sample_data import existing_dumps, generate_dumps
+
+    existing = existing_dumps(out_dir)
+    if existing and not force:
+        names = ", ".join(path.name for path in existing)
+        raise click.ClickException(f"{out_dir} already holds dumps ({names}); pass --force to replace them")
     options = {} if defect_rate is None else {"defect_rate": defect_rate}
     started = time.perf_counter()
     try:
@@ -188,8 +201,9 @@ def reseed(target: str | None, data_dir: Path | None, confirm: bool) -> None:
 @main.command()
 @target_option
 @data_dir_option
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=3000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address the UI listens on (0.0.0.0 for every interface).")
+@click.option("--port", type=int, default=3000, show_default=True, help="Port the UI listens on.")
 def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
     """Start the Dagster UI with its daemon (`dagster dev`): schedule, sensors and run queue.
 
@@ -219,7 +233,8 @@ def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
 
 @main.command()
 @target_option
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Most recent failures to list.")
 def failures(target: str | None, limit: int) -> None:
     """List the latest failed runs recorded in ops.run_failures."""
     from rich.table import Table

@@ -17,8 +17,10 @@ from loaders.errors import UnreadableFileError
 from loaders.sources.batch import ParsedBatch
 
 FILE_GLOB = "measurements*.csv"
-HEADER = "Ts|SignalId|MeasurementValue"
 SEPARATOR = "|"
+COLUMNS = ("Ts", "SignalId", "MeasurementValue")
+HEADER = SEPARATOR.join(COLUMNS)
+DECIMAL_SEPARATOR = ","
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S%.f"
 
 SCHEMA = {"ts": pl.Datetime("us"), "signal_id": pl.Int64, "measurement_value": pl.Float64}
@@ -111,7 +113,8 @@ def parse_lines(lines: pl.DataFrame) -> ParsedBatch:
         signal_id=pl.when(pl.col("_id_text").str.contains(_INTEGER))
         .then(pl.col("_id_text").cast(pl.Int64, strict=False)),
         measurement_value=pl.when(pl.col("_value_text").str.contains(_DECIMAL_COMMA_NUMBER))
-        .then(pl.col("_value_text").str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)),
+        .then(pl.col("_value_text").str.replace(DECIMAL_SEPARATOR, ".", literal=True)
+              .cast(pl.Float64, strict=False)),
     )
     reason = (
         pl.when(pl.col("raw_line").is_null() | (pl.col("raw_line").str.strip_chars() == ""))

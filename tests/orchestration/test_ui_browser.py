@@ -59,7 +59,7 @@ def warehouse_ui(
     tmp_path_factory: pytest.TempPathFactory, _no_warehouse_env: None
 ) -> Iterator[tuple[str, Settings]]:
     """`warehouse ui` on a free port over a small generated data set; its URL and settings."""
-    from warehouse.sample_data import generate_dumps
+    from sample_data import generate_dumps
 
     root = tmp_path_factory.mktemp("ui")
     generate_dumps(root / "data", 20_000, seed=7)

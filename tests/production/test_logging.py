@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from loaders.pipeline import load_directory
 from warehouse.cli import main
 from kernel.logging_config import LOGGERS, configure_logging, log_context
-from warehouse.sample_data import generate_dumps
+from sample_data import generate_dumps
 from kernel.settings import Settings
 
 

@@ -13,7 +13,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from loaders.pipeline import load_directory
-from warehouse.sample_data import generate_dumps
+from sample_data import generate_dumps
 from tests.production.conftest import Logins, run_init_script
 from kernel.settings import Settings
 from kernel.database import Warehouse, connect

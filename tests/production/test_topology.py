@@ -30,7 +30,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from tests.conftest import create_database, drop_database
 from tests.production.conftest import Logins
-from warehouse.sample_data import generate_dumps
+from sample_data import generate_dumps
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(420)]
 
