@@ -37,7 +37,7 @@ def test_lock_conflicts_and_lost_connections_are_transient(error: Exception) -> 
 
 @pytest.mark.parametrize("error", [
     ValueError("bad value"),
-    UnreadableFileError(Path("assets.json"), "not a JSON array"),
+    UnreadableFileError(Path("assets.json"), expected="a JSON array of records", found="an empty file"),
     duckdb.CatalogException("Table raw.nope does not exist"),
 ])
 def test_errors_a_retry_cannot_fix_are_not_transient(error: Exception) -> None:
