@@ -35,6 +35,7 @@ data_dir_option = click.option(
 
 
 @click.group()
+@click.version_option(package_name="gridwarehouse", prog_name="warehouse", message="%(prog)s %(version)s")
 def main() -> None:
     """gridwarehouse: power-grid telemetry from the operator's dumps to analytics tables."""
 

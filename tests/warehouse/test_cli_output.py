@@ -1,7 +1,8 @@
-"""What the `warehouse` command prints: a failed file's message, once."""
+"""What the `warehouse` command prints: its version, and a failed file's message once."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -11,6 +12,12 @@ from pathlib import Path
 def warehouse(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "warehouse.cli", *args], capture_output=True,
                           text=True, env=env, timeout=300, check=False)
+
+
+def test_version_prints_the_installed_package_version() -> None:
+    completed = warehouse("--version")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == f"warehouse {importlib.metadata.version('gridwarehouse')}\n"
 
 
 def test_load_names_a_failed_file_once_with_what_was_expected_and_found(tmp_path: Path) -> None:
