@@ -184,5 +184,6 @@ def _describe(error: ValidationError) -> str:
         if issue["type"] == "missing":
             problems.append(f"key {key!r} is missing")
         else:
-            problems.append(f"{key} {issue.get('input')!r}: {issue['msg']}")
+            given = issue.get("input")
+            problems.append(f"{key} {shown(given) if isinstance(given, str) else repr(given)}: {issue['msg']}")
     return "; ".join(problems)

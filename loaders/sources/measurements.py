@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from loaders.errors import SHOWN_CHARACTERS, UnreadableFileError, shown, shown_bytes
-from loaders.sources.batch import ParsedBatch
+from loaders.sources.batch import LARGEST_ID, ParsedBatch
 
 FILE_GLOB = "measurements*.csv"
 SEPARATOR = "|"
@@ -33,7 +33,6 @@ _DECIMAL_COMMA_NUMBER = r"^[+-]?(?:[0-9]+(?:,[0-9]*)?|,[0-9]+)$"
 # Typical dump lines are 35-45 bytes; batches are cut by bytes, so their row count is approximate.
 _BYTES_PER_LINE_ESTIMATE = 40
 _HEADER_BYTES = 4096
-_LARGEST_ID = 2**63 - 1
 
 
 def read_header(path: Path) -> None:
@@ -137,7 +136,7 @@ def parse_lines(lines: pl.DataFrame) -> ParsedBatch:
         .then(pl.format("Ts {} is not a timestamp YYYY-MM-DD HH:MM:SS.fff", _shown("_ts_text")))
         .when(pl.col("signal_id").is_null() & pl.col("_id_text").str.contains(_INTEGER))
         .then(pl.format("SignalId {} is larger than the largest id the warehouse holds ({})",
-                        _shown("_id_text"), pl.lit(_LARGEST_ID)))
+                        _shown("_id_text"), pl.lit(LARGEST_ID)))
         .when(pl.col("signal_id").is_null())
         .then(pl.format("SignalId {} is not a whole number", _shown("_id_text")))
         .when(pl.col("_value_text") == "")

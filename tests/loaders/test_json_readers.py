@@ -72,6 +72,24 @@ def test_signal_with_a_bad_uuid_is_rejected(tmp_path: Path) -> None:
     assert batch.rejects["reason"][0].startswith("SignalGId 'not-a-uuid-463d")
 
 
+def test_ids_beyond_64_bits_are_rejected_naming_the_limit(tmp_path: Path) -> None:
+    too_large = ASSETS.replace('"AssetID": "2"', '"AssetID": "9223372036854775808"')
+    assets = read_assets(write(tmp_path, "assets.json", too_large))
+    signals = read_signals(write(tmp_path, "signal.json", SIGNALS.replace('"427712"', '"99999999999999999999"')))
+    assert assets.rows["asset_id"].to_list() == [1]
+    assert assets.rejects["reason"].to_list() == [
+        "AssetID '9223372036854775808': Input should be less than or equal to 9223372036854775807"]
+    assert signals.rows["signal_id"].to_list() == [427038]
+    assert signals.rejects["reason"].to_list() == [
+        "SignalId '99999999999999999999': Input should be less than or equal to 9223372036854775807"]
+
+
+def test_number_beyond_a_double_is_rejected_and_shown_cut(tmp_path: Path) -> None:
+    batch = read_assets(write(tmp_path, "assets.json", ASSETS.replace('"47.219215463"', f'"{"4" * 5000}"')))
+    assert batch.rejects["reason"].to_list() == [
+        f"Latitude '{'4' * 40}'... (5000 characters): Input should be a finite number"]
+
+
 def test_record_that_is_not_an_object_is_rejected(tmp_path: Path) -> None:
     batch = read_assets(write(tmp_path, "assets.json", '[\n  "UW Beznau"\n]'))
     assert batch.rejects.select("line_number", "reason").to_dicts() == [
