@@ -28,8 +28,8 @@ it computes the same thing.
 
 Reading the output: one line per target, step and size with wall and CPU seconds, peak
 RSS, the machine's load average as the step ended and a ratio of wall times (refresh /
-full, no-op / full, full / ceiling), then the figures the refresh issue names with their
-targets; `--compare-rows M` adds a warehouse of M rows per target that takes the very
+full, no-op / full, full / ceiling), then the refresh's target figures with their
+limits; `--compare-rows M` adds a warehouse of M rows per target that takes the very
 same new dump (the N-row set's last one) and prints the ratio of the two refresh times:
 a refresh should not grow with the table. The machine is shared: when the load column is above the number
 of cores, wall times are inflated by other jobs (the CPU seconds much less so); compare
@@ -644,7 +644,7 @@ def _mart_figures(execute: Callable[[str], Any], schema: str) -> dict[str, tuple
 
 
 def acceptance_figures(results: Results, rows: int, compare_rows: int | None) -> list[Acceptance]:
-    """The refresh issue's acceptance figures, from what this run measured."""
+    """The refresh's target figures, from what this run measured."""
     figures = []
     pg = {step: results.seconds("postgres", rows, step) for step in ("full", "refresh")}
     if pg["full"] and pg["refresh"]:

@@ -169,11 +169,11 @@ def load_settings(**overrides: object) -> Settings:
         settings = Settings(**clean)
     except ValidationError as error:
         problems = []
-        for issue in error.errors():
-            field = str(issue["loc"][0]) if issue["loc"] else "?"
+        for failure in error.errors():
+            field = str(failure["loc"][0]) if failure["loc"] else "?"
             # A connection string may hold a password: name the variable, never echo it.
-            given = "(hidden)" if field.endswith("dsn") else issue.get("input")
-            problems.append(f"WAREHOUSE_{field.upper()}={given!r}: {issue['msg']}")
+            given = "(hidden)" if field.endswith("dsn") else failure.get("input")
+            problems.append(f"WAREHOUSE_{field.upper()}={given!r}: {failure['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
     if settings.target == "postgres":
         settings.require_pg_dsn()

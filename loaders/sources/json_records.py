@@ -179,11 +179,12 @@ def validate_records(path: Path, model: type[BaseModel], schema: dict[str, pl.Da
 
 def _describe(error: ValidationError) -> str:
     problems = []
-    for issue in error.errors():
-        key = ".".join(str(part) for part in issue["loc"])
-        if issue["type"] == "missing":
+    for failure in error.errors():
+        key = ".".join(str(part) for part in failure["loc"])
+        if failure["type"] == "missing":
             problems.append(f"key {key!r} is missing")
         else:
-            given = issue.get("input")
-            problems.append(f"{key} {shown(given) if isinstance(given, str) else repr(given)}: {issue['msg']}")
+            given = failure.get("input")
+            shown_given = shown(given) if isinstance(given, str) else repr(given)
+            problems.append(f"{key} {shown_given}: {failure['msg']}")
     return "; ".join(problems)
