@@ -129,7 +129,8 @@ def load_file(
                         progress(source.name, rows_loaded + rows_rejected, time.perf_counter() - started)
                 load.finish(rows_loaded, rows_rejected)
         except LoaderError as error:
-            log.error("load %s of %s failed: %s", entry.load_id, source.name, error)
+            log.error("load %s failed: %s", entry.load_id,
+                      error if str(error).startswith(source.name) else f"{source.name}: {error}")
             sink.record_failure(entry, str(error))
             return result("failed", load_id=entry.load_id, error=str(error))
         log.info("load %s of %s: %d rows loaded, %d rejected", entry.load_id, source.name, rows_loaded, rows_rejected)

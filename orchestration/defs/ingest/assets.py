@@ -85,7 +85,7 @@ def raw_tables(
         # The other files are loaded and reported above; the step still fails, so the
         # operator (and the failure sensor) sees which file and why.
         raise dg.Failure(
-            description="could not load " + "; ".join(f"{r.source_file}: {r.error}" for r in failed),
+            description="could not load " + "; ".join(_named(r.source_file, r.error or "") for r in failed),
             metadata={"failed_files": [r.source_file for r in failed]},
             allow_retries=False,
         )
@@ -113,6 +113,11 @@ def _materializations(
             else:
                 metadata = {**load_metadata(results), **describe(sink, relation)}
             yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+
+
+def _named(source_file: str, error: str) -> str:
+    # The loaders' errors mostly start with the file's name already: never say it twice.
+    return error if error.startswith(source_file) else f"{source_file}: {error}"
 
 
 def load_metadata(results: Sequence["FileLoadResult"]) -> dict[str, Any]:
