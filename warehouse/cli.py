@@ -189,7 +189,7 @@ def reseed(target: str | None, data_dir: Path | None, confirm: bool) -> None:
 def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
     """Start the Dagster UI with its daemon (`dagster dev`): schedule, sensors and run queue.
 
-    DAGSTER_HOME is WAREHOUSE_DAGSTER_HOME (default .state/dagster), shared with
+    DAGSTER_HOME is this warehouse's instance (orchestration.instance), shared with
     `warehouse run`, so runs started there show here too. Ctrl-C or SIGTERM stops every
     process it started within seconds (orchestration.ui_server) and exits with 130.
     """
@@ -207,8 +207,10 @@ def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
         prepare_manifest(settings)
         home = prepare_dagster_home(settings)
         # The code location reads its settings itself: hand it what was given here, and the
-        # data folder as an absolute path, whatever directory its processes start in.
-        env = {**os.environ, "DAGSTER_HOME": str(home), "WAREHOUSE_DATA_DIR": str(settings.data_path)}
+        # data folder and the DuckDB file as absolute paths, whatever directory its processes
+        # start in (the runs launched here must write the warehouse this instance belongs to).
+        env = {**os.environ, "DAGSTER_HOME": str(home), "WAREHOUSE_DATA_DIR": str(settings.data_path),
+               "WAREHOUSE_DUCKDB_PATH": str(settings.duckdb_path.expanduser().resolve())}
         if target:
             env["WAREHOUSE_TARGET"] = target
         command = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(write_workspace(home)),
