@@ -6,6 +6,7 @@ here, so there is exactly one place to point the warehouse at a database.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from functools import cached_property
@@ -53,7 +54,7 @@ class Settings(BaseSettings):
     # A load whose rejected share exceeds this fails its Dagster check.
     max_rejected_share: float = Field(default=0.05, ge=0.0, le=1.0)
     # Orchestration (Dagster): when `refresh` runs by itself, how stale a mart may get,
-    # where a failed run is posted, and where Dagster keeps its runs and event log.
+    # and where a failed run is posted.
     refresh_cron: str = "0 * * * *"
     # The `verify` job: every test over whole tables, daily by default.
     verify_cron: str = "30 3 * * *"
@@ -62,7 +63,9 @@ class Settings(BaseSettings):
     automation_enabled: bool = True
     mart_max_age_hours: float = Field(default=3.0, gt=0)
     failure_webhook_url: str | None = None
-    dagster_home: Path = STATE_DIR / "dagster"
+    # Dagster's instance folder (runs, event log, schedules), used as is when set; unset,
+    # each warehouse has its own: see `dagster_instance_dir`.
+    dagster_home: Path | None = None
     # Deployment: dbt's own login (the loader's is pg_dsn; unset means the same one), and
     # log lines for people (text) or for a log collector (json).
     transformer_pg_dsn: str | None = None
@@ -132,10 +135,48 @@ class Settings(BaseSettings):
     def data_path(self) -> Path:
         return self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
 
+    @cached_property
+    def dagster_instance_dir(self) -> Path:
+        """Where Dagster records this warehouse's runs: WAREHOUSE_DAGSTER_HOME when set, else
+        `.state/dagster/<warehouse_key>`.
+
+        One instance per database: the UI's history, its row-count plots and the run queue
+        of one warehouse never mix with another's.
+        """
+        return self.dagster_home or STATE_DIR / "dagster" / self.warehouse_key
+
+    @cached_property
+    def warehouse_key(self) -> str:
+        """A folder name that tells this warehouse's database apart from any other.
+
+        DuckDB: `duckdb-<file stem>-<digest of the file's absolute path>`. PostgreSQL:
+        `postgres-<host>-<port>-<database>`, with libpq's defaults (PGHOST, PGPORT, 5432)
+        where the DSN names none.
+        """
+        if self.target == "duckdb":
+            path = self.duckdb_path.expanduser().resolve()
+            digest = hashlib.sha256(str(path).encode()).hexdigest()[:10]
+            return f"duckdb-{_folder_safe(path.stem)}-{digest}"
+        from psycopg import pq
+        from psycopg.conninfo import conninfo_to_dict
+
+        given = conninfo_to_dict(self.require_pg_dsn())
+        defaults = {option.keyword.decode(): option.val.decode()
+                    for option in pq.Conninfo.get_defaults() if option.val is not None}
+        host = given.get("host") or given.get("hostaddr") or defaults.get("host") or "localhost"
+        port = given.get("port") or defaults.get("port") or "5432"
+        return "-".join(["postgres", *(_folder_safe(str(part)) for part in (host, port, given["dbname"]))])
+
     def require_pg_dsn(self) -> str:
         if not self.pg_dsn:
             raise SettingsError("WAREHOUSE_PG_DSN is not set; the postgres target needs a connection string")
         return self.pg_dsn
+
+
+def _folder_safe(part: str) -> str:
+    """`part` as a piece of a folder name: letters, digits, `.`, `_`, `-` (a socket folder
+    such as /var/run/postgresql becomes var_run_postgresql)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", part).strip("._")[:60] or "_"
 
 
 def profile_database(env: str) -> str:

@@ -208,28 +208,43 @@ def reseed(target: str | None, data_dir: Path | None, confirm: bool) -> None:
 def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
     """Start the Dagster UI with its daemon (`dagster dev`): schedule, sensors and run queue.
 
-    DAGSTER_HOME is WAREHOUSE_DAGSTER_HOME (default .state/dagster), shared with
-    `warehouse run`, so runs started there show here too.
+    DAGSTER_HOME is this warehouse's instance (orchestration.instance), shared with
+    `warehouse run`, so runs started there show here too. Ctrl-C or SIGTERM stops every
+    process it started within seconds (orchestration.ui_server) and exits with 130.
     """
     import os
-
-    from orchestration.defs.transform.project import prepare_manifest
-    from orchestration.instance import prepare_dagster_home, write_workspace
+    import signal
 
     settings = _settings(target, data_dir)
-    prepare_manifest(settings)
-    home = prepare_dagster_home(settings)
-    # The code location reads its settings itself: hand it what was given here, and the
-    # data folder as an absolute path, whatever directory its processes start in.
-    env = {**os.environ, "DAGSTER_HOME": str(home), "WAREHOUSE_DATA_DIR": str(settings.data_path)}
-    if target:
-        env["WAREHOUSE_TARGET"] = target
-    command = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(write_workspace(home)),
-               "-h", host, "-p", str(port)]
+    # As in `warehouse run`: a SIGTERM while the dbt project is parsed stops `dbt parse` too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        from orchestration.defs.transform.project import prepare_manifest
+        from orchestration.instance import prepare_dagster_home, write_workspace
+        from orchestration.ui_server import serve
+
+        prepare_manifest(settings)
+        home = prepare_dagster_home(settings)
+        # The code location reads its settings itself: hand it what was given here, and the
+        # data folder and the DuckDB file as absolute paths, whatever directory its processes
+        # start in (the runs launched here must write the warehouse this instance belongs to).
+        env = {**os.environ, "DAGSTER_HOME": str(home), "WAREHOUSE_DATA_DIR": str(settings.data_path),
+               "WAREHOUSE_DUCKDB_PATH": str(settings.duckdb_path.expanduser().resolve())}
+        if target:
+            env["WAREHOUSE_TARGET"] = target
+        command = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(write_workspace(home)),
+                   "-h", host, "-p", str(port)]
+    except KeyboardInterrupt:
+        click.echo("warehouse ui: interrupted before Dagster started", err=True)
+        sys.exit(INTERRUPTED_EXIT_CODE)
     click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']}); Ctrl-C stops it",
                err=True)
-    # Become `dagster dev`, so Ctrl-C and SIGTERM reach it and it stops its own children.
-    os.execve(command[0], command, env)
+    exit_code = serve(command, env, interrupted_exit_code=INTERRUPTED_EXIT_CODE)
+    # Nothing is left to clean up, and the interpreter's teardown of the ~1900 modules of
+    # Dagster and dbt imported above takes seconds on a busy machine: skip it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)
 
 
 @main.command()
