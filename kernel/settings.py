@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -119,7 +118,9 @@ class Settings(BaseSettings):
         """Where dbt connects: its own login when one is set, else the loader's."""
         return self.transformer_pg_dsn or self.require_pg_dsn()
 
-    @cached_property
+    # Plain properties, not cached: `model_copy(update=...)` copies a cached value along,
+    # and a copy pointed at another file would still reach the first one.
+    @property
     def warehouse(self) -> Warehouse:
         """Where the warehouse is and how each role logs in (kernel.database.connect)."""
         return Warehouse(target=self.target, duckdb_path=self.duckdb_path,
@@ -131,11 +132,11 @@ class Settings(BaseSettings):
         """The configuration every DuckDB connection of the project opens with."""
         return {"memory_limit": self.duckdb_memory_limit, "threads": self.duckdb_threads}
 
-    @cached_property
+    @property
     def data_path(self) -> Path:
         return self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
 
-    @cached_property
+    @property
     def dagster_instance_dir(self) -> Path:
         """Where Dagster records this warehouse's runs: WAREHOUSE_DAGSTER_HOME when set, else
         `.state/dagster/<warehouse_key>`.
@@ -145,7 +146,7 @@ class Settings(BaseSettings):
         """
         return self.dagster_home or STATE_DIR / "dagster" / self.warehouse_key
 
-    @cached_property
+    @property
     def warehouse_key(self) -> str:
         """A folder name that tells this warehouse's database apart from any other.
 

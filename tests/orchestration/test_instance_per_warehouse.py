@@ -117,7 +117,7 @@ def test_an_explicit_dagster_home_is_used_as_is_for_any_warehouse(
 def two_warehouses(tmp_path: Path) -> Iterator[tuple[Settings, Settings]]:
     """Two DuckDB warehouses over one small data folder, with their default instances;
     the instance folders this makes under .state/dagster are removed afterwards."""
-    from warehouse.sample_data import generate_dumps
+    from sample_data import generate_dumps
 
     generate_dumps(tmp_path / "data", 2_000, seed=7)
     first, second = (Settings(data_dir=tmp_path / "data", duckdb_path=tmp_path / name,
