@@ -262,7 +262,7 @@ def test_marts_have_the_contracted_column_types(sample_warehouse: BuiltWarehouse
             "timestamp": "timestamp without time zone",
             "double": "double precision",
         },
-    }[kernel.settings.target]
+    }[warehouse.settings.target]
     assert columns == {
         "signal_id": types["bigint"],
         "measured_at": types["timestamp"],
@@ -276,7 +276,7 @@ def test_column_descriptions_are_persisted_for_sql_clients(
     sample_warehouse: BuiltWarehouse,
 ) -> None:
     warehouse = sample_warehouse.warehouse
-    if kernel.settings.target == "duckdb":
+    if warehouse.settings.target == "duckdb":
         comment = warehouse.scalar(
             "select comment from duckdb_columns() where schema_name = 'analytics' "
             "and table_name = 'measurements' and column_name = 'measured_at'"
