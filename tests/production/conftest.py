@@ -84,7 +84,8 @@ def logins_on(server_dsn: str, dsn: str) -> Iterator[Logins]:
         run_init_script(server_dsn, users=users, databases=[conninfo_to_dict(dsn)["dbname"]])
         with connect(Warehouse.postgres(dsn), "loader") as sink:
             migrate_raw(sink)
-        yield Logins(admin=dsn, **{kind: make_conninfo(dsn, user=name) for kind, name in users.items()})
+        yield Logins(admin=dsn,
+                     **{kind: make_conninfo(dsn, user=name) for kind, name in users.items()})
     finally:
         drop_roles(server_dsn, list(users.values()))
 

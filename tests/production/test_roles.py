@@ -249,8 +249,9 @@ def build_twice(logins: Logins, arrangement: str, workdir: Path) -> DbtBuilt:
 
 
 def test_dbt_builds_exactly_these_relations_in_analytics(dbt_built: DbtBuilt) -> None:
-    relations = execute(dbt_built.logins.admin, "SELECT table_name, table_type FROM information_schema.tables "
-                                                "WHERE table_schema = 'analytics' ORDER BY table_name")
+    relations = execute(dbt_built.logins.admin, """
+        SELECT table_name, table_type FROM information_schema.tables
+        WHERE table_schema = 'analytics' ORDER BY table_name""")
 
     assert relations == ANALYTICS_RELATIONS
 
@@ -271,7 +272,8 @@ def test_analyst_reads_every_relation_dbt_builds(dbt_built: DbtBuilt, relation: 
 def test_analyst_cannot_write_any_relation_dbt_builds(dbt_built: DbtBuilt, relation: str) -> None:
     (first_column,) = execute(dbt_built.logins.admin, f"""
         SELECT column_name FROM information_schema.columns
-        WHERE table_schema = 'analytics' AND table_name = '{relation}' AND ordinal_position = 1""")[0]
+        WHERE table_schema = 'analytics' AND table_name = '{relation}'
+          AND ordinal_position = 1""")[0]
     table = f"analytics.{relation}"
     analyst = dbt_built.logins.analyst
 
