@@ -92,4 +92,4 @@ def test_warehouse_verify_exits_1_when_an_error_check_fails(duckdb_build: Build,
 def test_warehouse_verify_exits_0_and_prints_the_checks_on_a_sound_warehouse(duckdb_build: Build) -> None:
     completed = warehouse_verify(duckdb_build, duckdb_build.settings.duckdb_path)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "checks: 64 passed, 3 warned, 0 failed" in completed.stdout
+    assert "checks: 88 passed, 3 warned, 0 failed" in completed.stdout
