@@ -12,10 +12,16 @@
     avg_time_weighted   integral / covered_seconds (null when nothing covers the bucket)
   A value carried in from before the bucket counts: the bucket's edge splits its interval.
 
-  The three steps, one macro each, chained as CTEs by the marts:
+  The steps, one macro each, chained as CTEs by the marts:
     hold_intervals          readings -> one hold interval per reading
     hold_pieces             intervals -> one piece per interval and bucket it reaches
     time_weighted_buckets   pieces -> the figures per signal and bucket
+    time_weighted_rollup    15-minute figures -> the figures of the hours or days they
+                            make up
+  measurements_15min splits the hold intervals at 15-minute edges, which are hour and day
+  edges too; measurements_hourly and signal_daily add up its intervals instead of
+  splitting the intervals again: the same figures, without sorting every reading three
+  times (the next reading of each one is a window over all of them).
 #}
 
 {# The bucket sizes the marts use: length in seconds and as an SQL interval. #}
@@ -49,11 +55,23 @@
 {% macro bucket_start(timestamp, bucket) -%}
     {%- do time_weight_bucket(bucket) -%}
     {%- if bucket == '15 minutes' -%}
-        {{ dbt.dateadd('minute', '15 * cast(floor(extract(minute from ' ~ timestamp ~ ') / 15) as integer)',
-                       'cast(' ~ dbt.date_trunc('hour', timestamp) ~ ' as timestamp)') }}
-    {%- else -%}
-        cast({{ dbt.date_trunc(bucket, timestamp) }} as timestamp)
+        {{ return(adapter.dispatch('quarter_hour_start')(timestamp)) }}
     {%- endif -%}
+    cast({{ dbt.date_trunc(bucket, timestamp) }} as timestamp)
+{%- endmacro %}
+
+{% macro default__quarter_hour_start(timestamp) -%}
+    {{ dbt.dateadd('minute', '15 * cast(floor(extract(minute from ' ~ timestamp ~ ') / 15) as integer)',
+                   'cast(' ~ dbt.date_trunc('hour', timestamp) ~ ' as timestamp)') }}
+{%- endmacro %}
+
+{% macro postgres__quarter_hour_start(timestamp) -%}
+    date_bin(interval '15 minutes', {{ timestamp }}, timestamp '2000-01-01')
+{%- endmacro %}
+
+{# DuckDB's buckets of minutes start at 2000-01-03 00:00, a midnight. #}
+{% macro duckdb__quarter_hour_start(timestamp) -%}
+    time_bucket(interval '15 minutes', {{ timestamp }})
 {%- endmacro %}
 
 {# Every bucket start from `first` to `last` (timestamps, both included), in a select list. #}
@@ -138,21 +156,7 @@
 #}
 {% macro time_weighted_buckets(pieces, bucket) -%}
     {%- set step = time_weight_bucket(bucket).interval -%}
-    select
-        signal_id,
-        bucket_at,
-        readings,
-        covered_microseconds,
-        cast(covered_microseconds as double precision) / 1000000 as covered_seconds,
-        integral,
-        case
-            when covered_microseconds > 0
-                then cast(integral as double precision) / (cast(covered_microseconds as double precision) / 1000000)
-        end as avg_time_weighted,
-        min,
-        max,
-        value_at_start
-    from (
+    {%- set per_bucket -%}
         select
             signal_id,
             bucket_at,
@@ -169,6 +173,54 @@
             from {{ pieces }}
         ) as measured_pieces
         group by signal_id, bucket_at
+    {%- endset -%}
+    {{ time_weighted_figures(per_bucket) }}
+{%- endmacro %}
+
+{#
+  The same figures for the hours or days (`bucket`) that 15-minute rows (`intervals`,
+  measurements_15min or its rows of some days) make up: their sums, extremes, and the
+  value at the start of the first. Coverage is summed in whole microseconds and the
+  integrals as decimals, so that the sums do not depend on the order either.
+#}
+{% macro time_weighted_rollup(intervals, bucket) -%}
+    {%- set per_bucket -%}
+        select
+            signal_id,
+            bucket_at,
+            sum(readings) as readings,
+            sum(cast(round(covered_seconds * 1000000) as bigint)) as covered_microseconds,
+            sum(cast(integral as decimal(38, 15))) as integral,
+            min(min) as min,
+            max(max) as max,
+            max(case when interval_start_utc = bucket_at then value_at_start end) as value_at_start
+        from (
+            select intervals.*, {{ bucket_start('intervals.interval_start_utc', bucket) }} as bucket_at
+            from {{ intervals }} as intervals
+        ) as in_buckets
+        group by signal_id, bucket_at
+    {%- endset -%}
+    {{ time_weighted_figures(per_bucket) }}
+{%- endmacro %}
+
+{# The figures from per-bucket sums (`per_bucket`: readings, covered_microseconds, integral, min, max, value_at_start). #}
+{% macro time_weighted_figures(per_bucket) -%}
+    select
+        signal_id,
+        bucket_at,
+        readings,
+        covered_microseconds,
+        cast(covered_microseconds as double precision) / 1000000 as covered_seconds,
+        integral,
+        case
+            when covered_microseconds > 0
+                then cast(integral as double precision) / (cast(covered_microseconds as double precision) / 1000000)
+        end as avg_time_weighted,
+        min,
+        max,
+        value_at_start
+    from (
+        {{ per_bucket }}
     ) as per_bucket
 {%- endmacro %}
 
@@ -275,7 +327,8 @@
 #}
 {% macro time_weight_pre_hooks(time_column) -%}
     {%- set days = time_weight_state('days') -%}
-    {%- set forget_days = "drop table if exists " ~ days -%}
+    {#- Whatever this run does, neither the scope of its tests nor its post-hook may read an earlier run's state. -#}
+    {%- set forget_days = "drop table if exists " ~ days ~ ";\ndrop table if exists " ~ time_weight_state('bounds') -%}
     {%- if not execute or not is_incremental() -%}
         {{ return(forget_days if execute else '') }}
     {%- endif -%}
@@ -409,7 +462,12 @@
         {{ return('') }}
     {%- endif -%}
     {%- set end_state = time_weight_state('end') -%}
-    {%- set bounds = signal_time_bounds(ref('measurements'), 'measured_at', 'select signal_id from ' ~ ref('signals')) -%}
+    {#- The bounds the pre-hook read in this run (it drops them otherwise), or read them now. -#}
+    {%- if refresh_state_exists(this.identifier ~ '_bounds') -%}
+        {%- set bounds = "select last_at from " ~ time_weight_state('bounds') -%}
+    {%- else -%}
+        {%- set bounds = signal_time_bounds(ref('measurements'), 'measured_at', 'select signal_id from ' ~ ref('signals')) -%}
+    {%- endif -%}
     {{ return([
         "create table if not exists " ~ end_state ~ " (data_end_at timestamp)",
         "delete from " ~ end_state,

@@ -14,8 +14,10 @@ Hand-made cases (UTC, 2022-01-20 and 21; the end of the data is 2022-01-21 12:00
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -24,6 +26,7 @@ from hand_made_dumps import ASSETS, local_time, write_dump, write_signals
 from sample_expectations import Expected
 
 import time_weighted_expectations as recompute
+from kernel.paths import PROJECT_ROOT
 
 UNITS = {1: "kW", 2: "MW", 3: "MVAr", 4: "kV", 5: "A"}
 
@@ -73,7 +76,7 @@ def frame(warehouse: DbtWarehouse, table: str, columns: list[str]) -> pl.DataFra
 def fifteen_minutes(warehouse: DbtWarehouse) -> pl.DataFrame:
     return frame(warehouse, "measurements_15min", [
         "signal_id", "interval_start_utc", "readings", "covered_seconds", "avg_time_weighted", "min", "max",
-        "value_at_start", "energy_kwh", "reactive_energy_kvarh"])
+        "value_at_start", "energy_kwh", "reactive_energy_kvarh", "integral"])
 
 
 def hourly(warehouse: DbtWarehouse) -> pl.DataFrame:
@@ -262,3 +265,30 @@ def test_every_signal_has_a_daily_row_from_its_first_reading_to_the_end_of_the_d
     assert hand_made.rows(
         "select readings, covered_seconds, coverage_share, avg_time_weighted, energy_kwh from analytics.signal_daily "
         "where signal_id = 1 and day_utc = date '2022-01-21'") == [(0, 0.0, 0.0, None, None)]
+
+
+# --- the README's picture -------------------------------------------------------------------
+
+def test_the_readme_picture_is_drawn_from_the_marts(sample_warehouse: BuiltWarehouse, tmp_path) -> None:
+    warehouse = sample_warehouse.warehouse
+    if warehouse.settings.target != "duckdb":
+        pytest.skip("the script reads the warehouse through the same settings on either target")
+    script = PROJECT_ROOT / "docs" / "figures" / "time_weighted.py"
+    spec = importlib.util.spec_from_file_location("time_weighted_figure", script)
+    figure = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = figure  # its dataclass looks its module up
+    spec.loader.exec_module(figure)
+
+    day = figure.read_signal_day(warehouse.settings, figure.SIGNAL, figure.DAY, figure.HOLD_SECONDS)
+    # a busy transformer: its hours with readings, and values held from midnight to midnight
+    assert day.hours == warehouse.rows(
+        "select hour_utc, avg, avg_time_weighted from analytics.measurements_hourly as h "
+        "join analytics.signals as s on s.signal_id = h.signal_id "
+        f"where s.signal_name = '{figure.SIGNAL}' and cast(hour_utc as date) = date '{figure.DAY}' order by 1")
+    assert len(day.hours) >= 20 and len(day.readings) > 50
+    midnight = datetime.combine(figure.DAY, datetime.min.time())
+    assert day.holds[0][0] == midnight and day.holds[-1][1] == midnight + timedelta(days=1)
+    assert all(held[1] == following[0] for held, following in zip(day.holds, day.holds[1:]))
+    out = tmp_path / "day.png"
+    figure.render(day, out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -98,7 +98,7 @@ def fifteen_minutes(measurements: pl.DataFrame, units: dict[int, str]) -> pl.Dat
     """analytics.measurements_15min as the method defines it."""
     return with_energy(buckets(measurements, "15m"), units).select(
         "signal_id", "readings", "covered_seconds", "avg_time_weighted", "min", "max", "value_at_start",
-        "energy_kwh", "reactive_energy_kvarh", interval_start_utc="bucket_at",
+        "energy_kwh", "reactive_energy_kvarh", "integral", interval_start_utc="bucket_at",
     )
 
 

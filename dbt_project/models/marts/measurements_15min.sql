@@ -34,7 +34,10 @@ data_end as (
     {%- if batch.mode == 'incremental' %}
     select max(last_at) as data_end_at from {{ time_weight_state('bounds') }}
     {%- else %}
-    select max(measured_at) as data_end_at from readings
+    -- from each signal's last reading (an index walk on PostgreSQL), not from `readings`:
+    -- read twice, that would be materialized
+    select max(last_at) as data_end_at
+    from ({{ signal_time_bounds(ref('measurements'), 'measured_at', 'select signal_id from ' ~ ref('signals')) }}) as bounds
     {%- endif %}
 
 ),
@@ -66,7 +69,8 @@ select
     intervals.min,
     intervals.max,
     intervals.value_at_start,
-    {{ energy_columns('intervals.integral', 'intervals.covered_microseconds', 'signals.unit') }}
+    {{ energy_columns('intervals.integral', 'intervals.covered_microseconds', 'signals.unit') }},
+    cast(intervals.integral as double precision) as integral
 from intervals
 {%- if batch.mode == 'incremental' %}
 {{ join_batch_pairs('intervals.signal_id', 'intervals.bucket_at', pairs=this.identifier ~ '_days') }}

@@ -9,8 +9,9 @@
     )
 }}
 -- Readings per signal and UTC hour with readings: count, extremes, the arithmetic mean of
--- the readings, first and last value, and the time-weighted average over the hour, which
--- counts the value carried in from the hour before (macros/time_weight.sql).
+-- the readings, first and last value; and the time-weighted average over the hour, which
+-- counts the value carried in from the hour before, added up from the hour's four
+-- 15-minute intervals (macros/time_weight.sql).
 -- Incremental: the pre-hook fixes the (signal, day) pairs to recompute (the batch's, the
 -- days their values are carried into, the days the end of the data moved over) and
 -- deletes their hours; this query recomputes them.
@@ -21,40 +22,29 @@ with readings as (
 
     select
         measurements.signal_id,
+        {{ dbt.date_trunc('hour', 'measurements.measured_at') }} as hour_utc,
         measurements.measured_at,
         measurements.value
     from {{ ref('measurements') }} as measurements
     {%- if batch.mode == 'incremental' %}
-    {{ join_batch_pairs('measurements.signal_id', 'measurements.measured_at', pairs=this.identifier ~ '_reading_days') }}
+    {{ join_batch_pairs('measurements.signal_id', 'measurements.measured_at', pairs=this.identifier ~ '_days') }}
     {%- endif %}
 
 ),
 
-data_end as (
+intervals as (
 
+    select intervals.*
+    from {{ ref('measurements_15min') }} as intervals
     {%- if batch.mode == 'incremental' %}
-    select max(last_at) as data_end_at from {{ time_weight_state('bounds') }}
-    {%- else %}
-    select max(measured_at) as data_end_at from readings
+    {{ join_batch_pairs('intervals.signal_id', 'intervals.interval_start_utc', pairs=this.identifier ~ '_days') }}
     {%- endif %}
-
-),
-
-holds as (
-
-    {{ hold_intervals('readings', 'data_end') }}
-
-),
-
-pieces as (
-
-    {{ hold_pieces('holds', 'hour') }}
 
 ),
 
 time_weighted as (
 
-    {{ time_weighted_buckets('pieces', 'hour') }}
+    {{ time_weighted_rollup('intervals', 'hour') }}
 
 ),
 
@@ -62,7 +52,7 @@ arithmetic as (
 
     select
         signal_id,
-        {{ dbt.date_trunc('hour', 'measured_at') }} as hour_utc,
+        hour_utc,
         count(*) as n,
         min(value) as min,
         max(value) as max,
@@ -71,7 +61,7 @@ arithmetic as (
         {{ first_by('value', 'measured_at') }} as first_value,
         {{ last_by('value', 'measured_at') }} as last_value
     from readings
-    group by signal_id, {{ dbt.date_trunc('hour', 'measured_at') }}
+    group by signal_id, hour_utc
 
 )
 
@@ -87,10 +77,7 @@ select
     cast(time_weighted.covered_seconds as double precision) as covered_seconds,
     cast(time_weighted.avg_time_weighted as double precision) as avg_time_weighted
 from arithmetic
--- every hour with a reading has the piece of that reading
+-- every hour with a reading has the interval of that reading
 inner join time_weighted
     on time_weighted.signal_id = arithmetic.signal_id
     and time_weighted.bucket_at = cast(arithmetic.hour_utc as timestamp)
-{%- if batch.mode == 'incremental' %}
-{{ join_batch_pairs('arithmetic.signal_id', 'time_weighted.bucket_at', pairs=this.identifier ~ '_days') }}
-{%- endif %}

@@ -11,24 +11,27 @@
 -- Time-weighted figures per signal and UTC day (macros/time_weight.sql), for every day
 -- from the signal's first reading to the end of the data, as in signal_daily_quality:
 -- the time-weighted average, how much of the day's window the held values cover, and the
--- energy of power signals. The day's window is the part of the day the signal could have
--- reported in: from midnight, or its first reading ever, to the next midnight, or the
--- end of the data.
+-- energy of power signals, added up from the day's 15-minute intervals. The day's window
+-- is the part of the day the signal could have reported in: from midnight, or its first
+-- reading ever, to the next midnight, or the end of the data.
 -- Incremental: the pre-hook fixes the (signal, day) pairs to recompute (the batch's, the
 -- days their values are carried into, the days the end of the data or a signal's first
 -- reading moved over) and deletes their rows; this query recomputes them.
 {%- set batch = refresh_batch() %}
 
-with readings as (
+with intervals as (
 
-    select
-        measurements.signal_id,
-        measurements.measured_at,
-        measurements.value
-    from {{ ref('measurements') }} as measurements
+    select intervals.*
+    from {{ ref('measurements_15min') }} as intervals
     {%- if batch.mode == 'incremental' %}
-    {{ join_batch_pairs('measurements.signal_id', 'measurements.measured_at', pairs=this.identifier ~ '_reading_days') }}
+    {{ join_batch_pairs('intervals.signal_id', 'intervals.interval_start_utc', pairs=this.identifier ~ '_days') }}
     {%- endif %}
+
+),
+
+time_weighted as (
+
+    {{ time_weighted_rollup('intervals', 'day') }}
 
 ),
 
@@ -64,20 +67,16 @@ days as (
 ),
 {%- else %}
 
-data_end as (
+signal_bounds as (
 
-    select max(measured_at) as data_end_at
-    from readings
+    {{ signal_time_bounds(ref('measurements'), 'measured_at', 'select signal_id from ' ~ ref('signals')) }}
 
 ),
 
-signal_span as (
+data_end as (
 
-    select
-        signal_id,
-        min(measured_at) as signal_first_at
-    from readings
-    group by signal_id
+    select max(last_at) as data_end_at
+    from signal_bounds
 
 ),
 
@@ -85,31 +84,13 @@ days as (
 
     select
         signal_id,
-        signal_first_at,
-        {{ day_series('cast(signal_first_at as date)', 'cast(data_end.data_end_at as date)') }} as day_utc
-    from signal_span
+        first_at as signal_first_at,
+        {{ day_series('cast(first_at as date)', 'cast(data_end.data_end_at as date)') }} as day_utc
+    from signal_bounds
     cross join data_end
 
 ),
 {%- endif %}
-
-holds as (
-
-    {{ hold_intervals('readings', 'data_end') }}
-
-),
-
-pieces as (
-
-    {{ hold_pieces('holds', 'day') }}
-
-),
-
-time_weighted as (
-
-    {{ time_weighted_buckets('pieces', 'day') }}
-
-),
 
 day_windows as (
 
