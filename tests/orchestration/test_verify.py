@@ -86,7 +86,7 @@ def test_warehouse_verify_exits_1_when_an_error_check_fails(duckdb_build: Build,
     rows = [line.split("│")[1:4] for line in completed.stdout.splitlines() if line.startswith("│")]
     assert [cell.strip() for cell in rows[0]] == ["analytics/measurements", "assert_measurement_files_reconcile",
                                                   "failed"]
-    assert "checks: 63 passed, 3 warned, 1 failed" in completed.stdout
+    assert "checks: 87 passed, 3 warned, 1 failed" in completed.stdout
 
 
 def test_warehouse_verify_exits_0_and_prints_the_checks_on_a_sound_warehouse(duckdb_build: Build) -> None:
