@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.database import Warehouse
@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     reader_pg_dsn: str | None = None
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The read API (`warehouse serve`): /ready fails when the newest load the marts reflect
+    # is older than this (unset: mart_max_age_hours, the freshness checks' limit); bearer
+    # tokens, comma-separated (required when the API listens beyond the loopback); browser
+    # origins allowed by CORS, comma-separated (none: CORS off); PostgreSQL connections.
+    ready_max_age_hours: float | None = Field(default=None, gt=0)
+    api_tokens: SecretStr = SecretStr("")
+    api_cors_origins: str = ""
+    api_pool_size: int = Field(default=8, ge=1, le=100)
 
     @field_validator("source_timezone")
     @classmethod
@@ -124,6 +132,20 @@ class Settings(BaseSettings):
                          transformer_dsn=self.transformer_pg_dsn, reader_dsn=self.reader_pg_dsn)
 
     @property
+    def ready_max_age(self) -> float:
+        """Hours after which the read API's /ready reports the marts stale."""
+        return self.ready_max_age_hours if self.ready_max_age_hours is not None else self.mart_max_age_hours
+
+    @property
+    def api_token_set(self) -> frozenset[str]:
+        """The bearer tokens the read API accepts (empty: none configured)."""
+        return frozenset(token.strip() for token in self.api_tokens.get_secret_value().split(",") if token.strip())
+
+    @property
+    def api_cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.api_cors_origins.split(",") if origin.strip()]
+
+    @property
     def duckdb_config(self) -> dict[str, str | int]:
         """The configuration every DuckDB connection of the project opens with."""
         return {"memory_limit": self.duckdb_memory_limit, "threads": self.duckdb_threads}
@@ -172,7 +194,7 @@ def load_settings(**overrides: object) -> Settings:
         for issue in error.errors():
             field = str(issue["loc"][0]) if issue["loc"] else "?"
             # A connection string may hold a password: name the variable, never echo it.
-            given = "(hidden)" if field.endswith("dsn") else issue.get("input")
+            given = "(hidden)" if field.endswith(("dsn", "tokens")) else issue.get("input")
             problems.append(f"WAREHOUSE_{field.upper()}={given!r}: {issue['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
     if settings.target == "postgres":

@@ -233,6 +233,27 @@ def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
 
 @main.command()
 @target_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address the API listens on; beyond the loopback it needs WAREHOUSE_API_TOKENS.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="Port the API listens on.")
+def serve(target: str | None, host: str, port: int) -> None:
+    """Serve the read API (FastAPI; docs at /docs) over the analysts' view, read-only.
+
+    Ctrl-C or SIGTERM stops it within seconds.
+    """
+    from api.server import TokensRequired
+    from api.server import serve as serve_api
+
+    settings = _settings(target, None)
+    try:
+        serve_api(settings, host, port)
+    except TokensRequired as error:
+        raise click.UsageError(str(error)) from None
+
+
+@main.command()
+@target_option
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="Most recent failures to list.")
 def failures(target: str | None, limit: int) -> None:
