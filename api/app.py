@@ -165,8 +165,9 @@ def _data(readers: Readers) -> APIRouter:
         if format == "json":
             limit = page_limit(limit)
             with readers.reading() as db:
-                queries.signal(db, signal_id)
                 rows, following = queries.measurements_page(db, chosen, signal_id, span, cursor, limit)
+                if not rows:
+                    queries.signal(db, signal_id)  # 404 for an unknown signal; a known one has an empty range
             page = models.MeasurementsPage(signal_id=signal_id, resolution=resolution, start=span.start,
                                            end=span.end, rows=rows, next=following,
                                            next_url=next_url(request, following))
@@ -187,8 +188,9 @@ def _data(readers: Readers) -> APIRouter:
         span = queries.TimeRange.parse(start, end)
         limit = page_limit(limit)
         with readers.reading() as db:
-            queries.signal(db, signal_id)
             rows, following = queries.quality_page(db, signal_id, span, cursor, limit)
+            if not rows:
+                queries.signal(db, signal_id)
         return json_body(models.QualityPage(signal_id=signal_id, rows=rows, next=following,
                                             next_url=next_url(request, following)), models.QualityPage)
 

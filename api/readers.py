@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 POOL_WAIT_SECONDS = 10.0
 # A runaway query of one request must not hold the server (PostgreSQL statement_timeout).
 STATEMENT_TIMEOUT = "60s"
+# A PostgreSQL connection idle for longer than this is tried before use: the server may
+# have restarted or dropped it meanwhile, which would otherwise cost a request a 503.
+IDLE_CHECK_SECONDS = 2.0
 # How long an idle read-only connection to the live DuckDB file stays open: long enough
 # that a burst of requests shares one (opening costs tens of milliseconds), short enough
 # that a refresh's writer, which retries, gets the file.
@@ -100,7 +103,7 @@ class PostgresReaders:
         self.warehouse = warehouse
         self.size = size
         self.label = f"postgres:{describe_dsn(warehouse.dsn('reader'))}"
-        self._idle: list[Database] = []
+        self._idle: list[tuple[Database, float]] = []  # with the time each was given back
         self._open = 0
         self._available = threading.Condition()
 
@@ -122,14 +125,26 @@ class PostgresReaders:
             self._release(db, broken)
 
     def _acquire(self) -> Database:
-        with self._available:
-            while not self._idle and self._open >= self.size:
-                if not self._available.wait(POOL_WAIT_SECONDS):
-                    raise WarehouseUnavailable(f"all {self.size} reader connections to {self.label} have "
-                                               f"been busy for {POOL_WAIT_SECONDS:.0f} s")
-            if self._idle:
-                return self._idle.pop()
-            self._open += 1
+        while True:
+            with self._available:
+                while not self._idle and self._open >= self.size:
+                    if not self._available.wait(POOL_WAIT_SECONDS):
+                        raise WarehouseUnavailable(f"all {self.size} reader connections to {self.label} "
+                                                   f"have been busy for {POOL_WAIT_SECONDS:.0f} s")
+                if not self._idle:
+                    self._open += 1
+                    break
+                db, since = self._idle.pop()
+            if time.monotonic() - since < IDLE_CHECK_SECONDS or self._alive(db):
+                return db
+            # Dead, and the others idle as long are too: drop them all, then open afresh.
+            with self._available:
+                dead = [db] + [other for other, _ in self._idle]
+                self._idle = []
+                self._open -= len(dead)
+                self._available.notify_all()
+            for stale in dead:
+                self._close_quietly(stale)
         try:
             return self._connect()
         except BaseException:
@@ -153,6 +168,21 @@ class PostgresReaders:
             raise _translate(error, self.label) or error from error
         return db
 
+    @staticmethod
+    def _alive(db: Database) -> bool:
+        try:
+            db.execute("SELECT 1")
+        except Exception:  # noqa: BLE001 (any failure means: do not use it)
+            return False
+        return True
+
+    @staticmethod
+    def _close_quietly(db: Database) -> None:
+        try:
+            db.close()
+        except Exception:  # noqa: BLE001 (a broken connection may fail to close; it is gone)
+            pass
+
     def _release(self, db: Database, broken: bool) -> None:
         from psycopg import pq
 
@@ -162,26 +192,23 @@ class PostgresReaders:
         dropped = [] if reusable else [db]
         with self._available:
             if reusable:
-                self._idle.append(db)
+                self._idle.append((db, time.monotonic()))
             else:
                 # One broken connection means the server went away or restarted: the
                 # idle ones are broken too, and would each fail a request to find out.
-                dropped += self._idle
+                dropped += [other for other, _ in self._idle]
                 self._idle = []
                 self._open -= len(dropped)
             self._available.notify_all()
         for stale in dropped:
-            try:
-                stale.close()
-            except Exception:  # noqa: BLE001 (a broken connection may fail to close; it is gone)
-                pass
+            self._close_quietly(stale)
 
     def close(self) -> None:
         with self._available:
             idle, self._idle = self._idle, []
             self._open -= len(idle)
-        for db in idle:
-            db.close()
+        for db, _ in idle:
+            self._close_quietly(db)
 
 
 # --- DuckDB ---------------------------------------------------------------------------------

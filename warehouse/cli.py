@@ -237,17 +237,24 @@ def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
               help="Address the API listens on; beyond the loopback it needs WAREHOUSE_API_TOKENS.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
               help="Port the API listens on.")
-def serve(target: str | None, host: str, port: int) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes (one per core to spare; each has its own connections).")
+def serve(target: str | None, host: str, port: int, workers: int) -> None:
     """Serve the read API (FastAPI; docs at /docs) over the analysts' view, read-only.
 
     Ctrl-C or SIGTERM stops it within seconds.
     """
+    import os
+
     from api.server import TokensRequired
     from api.server import serve as serve_api
 
     settings = _settings(target, None)
+    if target:
+        # Worker processes read their settings from the environment.
+        os.environ["WAREHOUSE_TARGET"] = target
     try:
-        serve_api(settings, host, port)
+        serve_api(settings, host, port, workers)
     except TokensRequired as error:
         raise click.UsageError(str(error)) from None
 
