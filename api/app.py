@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -34,6 +34,9 @@ from api.streaming import MEDIA_TYPES, stream_rows
 from kernel.settings import Settings
 
 ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 422, 503)}
+# What a JSON page of measurements holds, per resolution: documented as the choice of them.
+MEASUREMENT_PAGES = {name: models.MeasurementsPage[resolution.row_type]  # type: ignore[name-defined]
+                     for name, resolution in queries.RESOLUTIONS.items()}
 
 Start = Annotated[str | None, Query(description=f"Start of the range, inclusive: {queries.TIME_EXPECTED} "
                                                 "(naive times are UTC). Open when left out.")]
@@ -141,7 +144,8 @@ def _data(readers: Readers) -> APIRouter:
             return json_body(queries.signal(db, signal_id), models.Signal)
 
     @router.get(
-        "/signals/{signal_id}/measurements", response_model=models.MeasurementsPage, tags=["measurements"],
+        "/signals/{signal_id}/measurements", response_model=Union[tuple(MEASUREMENT_PAGES.values())],  # noqa: UP007
+        tags=["measurements"],
         summary="A signal's readings (raw) or aggregates (15min, hourly, daily) over a time range",
         responses={200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["parquet"]: {}},
                          "description": "JSON: one page. CSV or Parquet: the whole range, streamed."}})
@@ -168,10 +172,10 @@ def _data(readers: Readers) -> APIRouter:
                 rows, following = queries.measurements_page(db, chosen, signal_id, span, cursor, limit)
                 if not rows:
                     queries.signal(db, signal_id)  # 404 for an unknown signal; a known one has an empty range
-            page = models.MeasurementsPage(signal_id=signal_id, resolution=resolution, start=span.start,
-                                           end=span.end, rows=rows, next=following,
-                                           next_url=next_url(request, following))
-            return json_body(page, models.MeasurementsPage)
+            kind = MEASUREMENT_PAGES[resolution]
+            page = kind(signal_id=signal_id, resolution=resolution, start=span.start, end=span.end, rows=rows,
+                        next=following, next_url=next_url(request, following))
+            return json_body(page, kind)
         # Everything that can fail with a clear error is checked before the first byte.
         with readers.reading() as db:
             queries.signal(db, signal_id)

@@ -7,9 +7,10 @@ an answer reads like the SQL row it came from. Times are UTC and carry their `Z`
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict  # pydantic wants this one before Python 3.12
 
 
 def as_utc(value: datetime) -> datetime:
@@ -52,21 +53,23 @@ class AssetWithSignals(Asset):
     signals: list[Signal]
 
 
-# --- measurements at each resolution ----------------------------------------------------------
+# --- rows of the paged answers -----------------------------------------------------------------
+# Pages hold up to 10,000 rows: their rows are TypedDicts, which pydantic checks and
+# writes an order of magnitude faster than models, and documents the same way.
 
-class Reading(Row):
+class Reading(TypedDict):
     """One real reading: analytics.measurements (resolution=raw)."""
 
-    measured_at: UtcDatetime
+    measured_at: datetime
     value: float
     load_id: int
     duplicates_dropped: int
 
 
-class HourlyAggregate(Row):
+class HourlyAggregate(TypedDict):
     """A signal's readings in one UTC hour: analytics.measurements_hourly (resolution=hourly)."""
 
-    hour_utc: UtcDatetime
+    hour_utc: datetime
     n: int
     min: float
     max: float
@@ -75,7 +78,7 @@ class HourlyAggregate(Row):
     last_value: float
 
 
-class DailyAggregate(Row):
+class DailyAggregate(TypedDict):
     """A signal's readings on one UTC day (resolution=daily), rolled up from
     analytics.measurements_hourly: `avg` is the mean of the day's readings."""
 
@@ -88,57 +91,35 @@ class DailyAggregate(Row):
     last_value: float
 
 
-class QuarterHourAggregate(Row):
+class QuarterHourAggregate(TypedDict):
     """A signal's 15-minute UTC interval: analytics.measurements_15min (resolution=15min),
-    time-weighted; available once the warehouse has that mart."""
+    time-weighted; served once the warehouse has that mart (a column it lacks is null)."""
 
-    interval_start_utc: UtcDatetime
-    readings: int | None = None
-    covered_seconds: float | None = None
-    avg_time_weighted: float | None = None
-    min: float | None = None
-    max: float | None = None
-    value_at_start: float | None = None
-    energy_kwh: float | None = None
-    reactive_energy_kvarh: float | None = None
-
-
-class Page(BaseModel):
-    """A page of rows in key order; `next` is the cursor of the following page (null on the last)."""
-
-    next: str | None = Field(description="Opaque cursor: pass it as `cursor` for the next page; null when this is the last.")
-    next_url: str | None = Field(description="This request's URL with the next page's cursor.")
+    interval_start_utc: datetime
+    readings: int | None
+    covered_seconds: float | None
+    avg_time_weighted: float | None
+    min: float | None
+    max: float | None
+    value_at_start: float | None
+    energy_kwh: float | None
+    reactive_energy_kvarh: float | None
 
 
-class MeasurementsPage(Page):
-    signal_id: int
-    resolution: Literal["raw", "15min", "hourly", "daily"]
-    start: UtcDatetime | None
-    end: UtcDatetime | None
-    rows: list[Reading] | list[QuarterHourAggregate] | list[HourlyAggregate] | list[DailyAggregate]
-
-
-class DailyQuality(Row):
+class DailyQuality(TypedDict):
     """A signal's health on one UTC day: analytics.signal_daily_quality."""
 
     day_utc: date
     n: int
-    first_at: UtcDatetime | None
-    last_at: UtcDatetime | None
+    first_at: datetime | None
+    last_at: datetime | None
     max_gap_seconds: float
     duplicates_dropped: int
     out_of_range: int
     flatline: bool
 
 
-class QualityPage(Page):
-    signal_id: int
-    rows: list[DailyQuality]
-
-
-# --- operations -------------------------------------------------------------------------------
-
-class Load(Row):
+class Load(TypedDict):
     """One file load: raw.load_ledger."""
 
     load_id: int
@@ -149,22 +130,45 @@ class Load(Row):
     rows_read: int
     rows_loaded: int
     rows_rejected: int
-    started_at: UtcDatetime
-    finished_at: UtcDatetime | None
+    started_at: datetime
+    finished_at: datetime | None
     status: str
     error: str | None
 
 
-class LoadsPage(Page):
-    rows: list[Load]
-
-
-class RejectedRow(Row):
+class RejectedRow(TypedDict):
     """A line of a file that could not be typed: raw.rejected_rows."""
 
     line_number: int
     raw_line: str | None
     reason: str
+
+
+RowT = TypeVar("RowT", Reading, QuarterHourAggregate, HourlyAggregate, DailyAggregate)
+
+
+class Page(BaseModel):
+    """A page of rows in key order; `next` is the cursor of the following page (null on the last)."""
+
+    next: str | None = Field(description="Opaque cursor: pass it as `cursor` for the next page; null when this is the last.")
+    next_url: str | None = Field(description="This request's URL with the next page's cursor.")
+
+
+class MeasurementsPage(Page, Generic[RowT]):
+    signal_id: int
+    resolution: Literal["raw", "15min", "hourly", "daily"]
+    start: UtcDatetime | None
+    end: UtcDatetime | None
+    rows: list[RowT]
+
+
+class QualityPage(Page):
+    signal_id: int
+    rows: list[DailyQuality]
+
+
+class LoadsPage(Page):
+    rows: list[Load]
 
 
 class RejectedPage(Page):

@@ -87,7 +87,7 @@ class Resolution:
     table: str           # the mart, schema-qualified
     time_column: str     # the mart's time column: what the range and the cursor filter
     columns: tuple[Column, ...]  # the answer's columns, the first is the row's key
-    row_model: type[models.Row]
+    row_type: type  # its rows' TypedDict in api/models.py
     # Rows are periods rolled up from a finer mart: the range's ends round up to a period.
     rollup_day: bool = False
 
@@ -152,8 +152,12 @@ def table_columns(db: Database, qualified: str) -> list[str]:
         "ORDER BY ordinal_position", (schema, table))]
 
 
+SQL_TYPES = {"timestamp": "TIMESTAMP", "date": "DATE", "double": "DOUBLE PRECISION", "int64": "BIGINT",
+             "bool": "BOOLEAN", "string": "TEXT"}
+
+
 def available_columns(db: Database, resolution: Resolution) -> tuple[Column, ...]:
-    """The resolution's columns that its mart has; BadParameter when the mart is not there.
+    """The resolution's columns as its mart has them; BadParameter when the mart is not there.
 
     The contract's marts always are; a mart another change adds (15min) may not be yet,
     and may come with fewer columns, which then answer null.
@@ -165,7 +169,9 @@ def available_columns(db: Database, resolution: Resolution) -> tuple[Column, ...
         served = ", ".join(name for name, r in RESOLUTIONS.items() if r is not QUARTER_HOUR)
         raise BadParameter("resolution", f"one of {served} ({resolution.table} does not exist in this "
                                          "warehouse yet)", resolution.name)
-    return tuple(column for column in resolution.columns if column.name in present)
+    return tuple(column if column.name in present else
+                 Column(column.name, f"CAST(NULL AS {SQL_TYPES[column.kind]})", column.kind)
+                 for column in resolution.columns)
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -190,12 +196,36 @@ def _validated(model: type[models.Row], names: Sequence[str], rows: Sequence[tup
     return _list_of(model).validate_python([dict(zip(names, row, strict=True)) for row in rows])
 
 
-def _page(db: Database, query: PageQuery, model: type[models.Row], cursor_kind: str
-          ) -> tuple[list[models.Row], str | None]:
-    """The rows of one page (one more is fetched to know whether another follows)."""
+def _as_dicts(names: Sequence[str], rows: Sequence[tuple]) -> list[dict[str, Any]]:
+    """Rows as dicts, their times in UTC with the zone attached (a naive time from the marts is
+    UTC; a timestamptz comes in the session's zone): pydantic then writes them with a `Z`."""
+    if not rows:
+        return []
+    times = []
+    for index in range(len(names)):
+        # A column's type shows in its first non-null value.
+        first = next((row[index] for row in rows if row[index] is not None), None)
+        if isinstance(first, datetime):
+            times.append(index)
+    if not times:
+        return [dict(zip(names, row, strict=True)) for row in rows]
+    converted = []
+    for row in rows:
+        values = list(row)
+        for index in times:
+            moment = values[index]
+            if moment is not None:
+                values[index] = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        converted.append(dict(zip(names, values, strict=True)))
+    return converted
+
+
+def _page(db: Database, query: PageQuery, cursor_kind: str) -> tuple[list[dict[str, Any]], str | None]:
+    """The rows of one page (one more is fetched to know whether another follows), as dicts
+    for the page's model to check."""
     fetched = db.execute(query.statement, query.params)
     assert query.limit is not None
-    rows = _validated(model, query.names, fetched[:query.limit])
+    rows = _as_dicts(query.names, fetched[:query.limit])
     following = None
     if len(fetched) > query.limit:
         following = encode_cursor(cursor_kind, fetched[query.limit - 1][0])
@@ -235,10 +265,10 @@ def measurements_query(resolution: Resolution, columns: Sequence[Column], signal
 
 
 def measurements_page(db: Database, resolution: Resolution, signal_id: int, span: TimeRange,
-                      cursor: str | None, limit: int) -> tuple[list[models.Row], str | None]:
+                      cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
     columns = available_columns(db, resolution)
     query = measurements_query(resolution, columns, signal_id, span, cursor, limit)
-    return _page(db, query, resolution.row_model, f"measurements/{resolution.name}")
+    return _page(db, query, f"measurements/{resolution.name}")
 
 
 QUALITY_COLUMNS = ("day_utc", "n", "first_at", "last_at", "max_gap_seconds", "duplicates_dropped",
@@ -246,7 +276,7 @@ QUALITY_COLUMNS = ("day_utc", "n", "first_at", "last_at", "max_gap_seconds", "du
 
 
 def quality_page(db: Database, signal_id: int, span: TimeRange, cursor: str | None, limit: int
-                 ) -> tuple[list[models.Row], str | None]:
+                 ) -> tuple[list[dict[str, Any]], str | None]:
     """Days of analytics.signal_daily_quality whose midnight falls in the range."""
     conditions, params = ["signal_id = ?"], [signal_id]
     if span.start is not None:
@@ -261,7 +291,7 @@ def quality_page(db: Database, signal_id: int, span: TimeRange, cursor: str | No
     statement = (f"SELECT {', '.join(QUALITY_COLUMNS)} FROM analytics.signal_daily_quality "
                  f"WHERE {' AND '.join(conditions)} ORDER BY day_utc LIMIT ?")
     query = PageQuery(statement, [*params, limit + 1], list(QUALITY_COLUMNS), limit)
-    return _page(db, query, models.DailyQuality, "quality")
+    return _page(db, query, "quality")
 
 
 # --- the catalogue --------------------------------------------------------------------------
@@ -318,7 +348,7 @@ LOAD_STATUSES = ("loaded", "replaced", "failed")
 
 
 def loads_page(db: Database, status: str | None, cursor: str | None, limit: int
-               ) -> tuple[list[models.Row], str | None]:
+               ) -> tuple[list[dict[str, Any]], str | None]:
     """The load ledger, newest load first."""
     conditions, params = ["1 = 1"], []
     if status is not None:
@@ -329,11 +359,11 @@ def loads_page(db: Database, status: str | None, cursor: str | None, limit: int
         params.append(decode_cursor("loads", cursor))
     statement = (f"SELECT {', '.join(LOAD_COLUMNS)} FROM raw.load_ledger WHERE {' AND '.join(conditions)} "
                  "ORDER BY load_id DESC LIMIT ?")
-    return _page(db, PageQuery(statement, [*params, limit + 1], list(LOAD_COLUMNS), limit), models.Load, "loads")
+    return _page(db, PageQuery(statement, [*params, limit + 1], list(LOAD_COLUMNS), limit), "loads")
 
 
 def rejected_page(db: Database, load_id: int, cursor: str | None, limit: int
-                  ) -> tuple[str, list[models.Row], str | None]:
+                  ) -> tuple[str, list[dict[str, Any]], str | None]:
     """The rejected lines of one load, in file order, with the load's file name."""
     found = db.execute("SELECT source_file FROM raw.load_ledger WHERE load_id = ?", [load_id])
     if not found:
@@ -345,5 +375,5 @@ def rejected_page(db: Database, load_id: int, cursor: str | None, limit: int
     statement = ("SELECT line_number, raw_line, reason FROM raw.rejected_rows "
                  f"WHERE {' AND '.join(conditions)} ORDER BY line_number LIMIT ?")
     query = PageQuery(statement, [*params, limit + 1], ["line_number", "raw_line", "reason"], limit)
-    rows, following = _page(db, query, models.RejectedRow, f"rejected/{load_id}")
+    rows, following = _page(db, query, f"rejected/{load_id}")
     return found[0][0], rows, following

@@ -198,3 +198,27 @@ def test_rows_of_a_walk_through_the_whole_table_are_all_there(served: Served, cl
 
     assert len(rows) == served.sql("SELECT count(*) FROM analytics.measurements_hourly WHERE signal_id = ?",
                                    (signal_id,))[0][0]
+
+
+def test_every_time_in_an_answer_is_utc_with_its_z(client: TestClient, signal_id: int) -> None:
+    answers = [
+        client.get(f"/signals/{signal_id}/measurements", params={"limit": 5}).json()["rows"][0]["measured_at"],
+        client.get(f"/signals/{signal_id}/measurements", params={"limit": 5, "resolution": "hourly",
+                                                               "start": "2021-12-01"}).json()["start"],
+        client.get(f"/signals/{signal_id}/quality", params={"limit": 5}).json()["rows"][0]["first_at"],
+        client.get("/loads", params={"limit": 1}).json()["rows"][0]["started_at"],
+        client.get("/ready").json()["last_refresh_at"],
+    ]
+
+    assert all(answer.endswith("Z") for answer in answers), answers
+
+
+@pytest.mark.parametrize("resolution", ["raw", "hourly", "daily"])
+def test_pages_are_what_openapi_documents(client: TestClient, signal_id: int, resolution: str) -> None:
+    from api import models, queries
+
+    body = client.get(f"/signals/{signal_id}/measurements", params={"resolution": resolution, "limit": 3}).json()
+
+    page = models.MeasurementsPage[queries.RESOLUTIONS[resolution].row_type].model_validate(body)
+    assert len(page.rows) == 3
+    assert set(body["rows"][0]) == set(queries.RESOLUTIONS[resolution].row_type.__annotations__)
