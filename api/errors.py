@@ -105,9 +105,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        # The details (SQL, paths) are for the operator's log, not for every client.
         log.exception("unexpected error on %s", request.url.path)
         return error_response(ErrorBody(status=500, error="internal_error",
-                                        message=f"{type(error).__name__}: {error}"))
+                                        message=f"{type(error).__name__}; the server's log has the details"))
 
 
 def error_response(body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -87,7 +87,8 @@ def _translate(error: Exception, label: str) -> Exception | None:
         return NotPermitted(f"the reader login of {label} may not read this: {first_line(error)}")
     if isinstance(error, (psycopg.errors.UndefinedTable, duckdb.CatalogException)):
         return NotPermitted(f"the reader's view of {label} lacks a table this needs: {first_line(error)}")
-    if isinstance(error, (psycopg.OperationalError, psycopg.errors.QueryCanceled)):
+    if isinstance(error, (psycopg.OperationalError, psycopg.errors.QueryCanceled, duckdb.IOException,
+                          duckdb.ConnectionException)):
         return WarehouseUnavailable(f"{label}: {first_line(error)}")
     if isinstance(error, DatabaseError):
         return WarehouseUnavailable(str(error))
