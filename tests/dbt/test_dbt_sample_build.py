@@ -49,7 +49,6 @@ def test_reconciliation_and_key_tests_ran_as_errors(sample_warehouse: BuiltWareh
     build = sample_warehouse.build
     for name in (
         "assert_measurement_files_reconcile",
-        "assert_load_ledger_reconciles",
         "unique_combination_of_columns_measurements_signal_id__measured_at",
         "relationships_measurements_signal_id__signal_id__ref_signals_",
     ):
