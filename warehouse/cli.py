@@ -267,5 +267,25 @@ def failures(target: str | None, limit: int) -> None:
     console.print(table)
 
 
+@main.command()
+@target_option
+@click.argument("query", required=False)
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default=None,
+              help="How to print results [default: table on a terminal, else csv].")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+def sql(target: str | None, query: str | None, output_format: str | None, debug: bool) -> None:
+    """Query the analysts' view of the warehouse, read-only.
+
+    QUERY as an argument, else the queries piped into stdin, else an interactive prompt.
+    On DuckDB it reads the analysts' copy that each successful run publishes
+    (WAREHOUSE_DUCKDB_READER_PATH), never the live file, so it never holds up a run; on
+    PostgreSQL the analysts' login (WAREHOUSE_READER_PG_DSN) in a read-only session.
+    Exits 1 with one line if the query fails.
+    """
+    from warehouse.sql_console import run_sql
+
+    sys.exit(run_sql(_settings(target, None), query, output_format, debug=debug))
+
+
 if __name__ == "__main__":
     main()
