@@ -87,6 +87,7 @@ def generate(out_dir: Path, rows: int, seed: int, files: int, asset_count: int, 
 def load(target: str | None, data_dir: Path | None) -> None:
     """Load new or changed dump files into the raw tables; print one line per file."""
     from kernel.database import DatabaseError
+    from kernel.reader_snapshot import publish_reader_snapshot
     from loaders.errors import LoaderError
     from loaders.pipeline import load_directory
     from warehouse.console import LoadProgress, print_load_results
@@ -96,9 +97,13 @@ def load(target: str | None, data_dir: Path | None) -> None:
         with LoadProgress() as progress:
             results = load_directory(settings.warehouse, settings.data_path, batch_rows=settings.batch_rows,
                                      progress=progress.update)
+        # DuckDB: the analysts' copy follows the raw tables (a no-op when nothing changed).
+        published = publish_reader_snapshot(settings.warehouse)
     except (LoaderError, DatabaseError) as error:
         raise click.ClickException(str(error)) from None
     print_load_results(results, target=settings.target)
+    if published is not None:
+        click.echo(str(published), err=True)
     if any(result.status == "failed" for result in results):
         sys.exit(1)
 
