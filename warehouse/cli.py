@@ -87,6 +87,7 @@ def generate(out_dir: Path, rows: int, seed: int, files: int, asset_count: int, 
 def load(target: str | None, data_dir: Path | None) -> None:
     """Load new or changed dump files into the raw tables; print one line per file."""
     from kernel.database import DatabaseError
+    from kernel.reader_snapshot import publish_reader_snapshot
     from loaders.errors import LoaderError
     from loaders.pipeline import load_directory
     from warehouse.console import LoadProgress, print_load_results
@@ -96,9 +97,13 @@ def load(target: str | None, data_dir: Path | None) -> None:
         with LoadProgress() as progress:
             results = load_directory(settings.warehouse, settings.data_path, batch_rows=settings.batch_rows,
                                      progress=progress.update)
+        # DuckDB: the analysts' copy follows the raw tables (a no-op when nothing changed).
+        published = publish_reader_snapshot(settings.warehouse)
     except (LoaderError, DatabaseError) as error:
         raise click.ClickException(str(error)) from None
     print_load_results(results, target=settings.target)
+    if published is not None:
+        click.echo(str(published), err=True)
     if any(result.status == "failed" for result in results):
         sys.exit(1)
 
@@ -265,6 +270,26 @@ def failures(target: str | None, limit: int) -> None:
         table.add_row(f"{failure.failed_at:%Y-%m-%d %H:%M:%S}", failure.job_name, failure.step_key or "",
                       failure.run_id[:8], failure.error)
     console.print(table)
+
+
+@main.command()
+@target_option
+@click.argument("query", required=False)
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default=None,
+              help="How to print results [default: table on a terminal, else csv].")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+def sql(target: str | None, query: str | None, output_format: str | None, debug: bool) -> None:
+    """Query the analysts' view of the warehouse, read-only.
+
+    QUERY as an argument, else the queries piped into stdin, else an interactive prompt.
+    On DuckDB it reads the analysts' copy that each successful run publishes
+    (WAREHOUSE_DUCKDB_READER_PATH), never the live file, so it never holds up a run; on
+    PostgreSQL the analysts' login (WAREHOUSE_READER_PG_DSN) in a read-only session.
+    Exits 1 with one line if the query fails.
+    """
+    from warehouse.sql_console import run_sql
+
+    sys.exit(run_sql(_settings(target, None), query, output_format, debug=debug))
 
 
 if __name__ == "__main__":

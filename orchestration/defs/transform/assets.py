@@ -2,7 +2,8 @@
 
 The step holds the warehouse's writer lock while dbt runs and buffers dbt's events until
 dbt exits: only then may this process open DuckDB to count each table's rows, which
-it adds to the materializations before handing them to Dagster.
+it adds to the materializations before handing them to Dagster. When it succeeds it
+publishes the analysts' copy of a DuckDB warehouse (orchestration.defs.reader_snapshot).
 """
 
 import json
@@ -17,6 +18,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, dbt_assets
 
 from orchestration.defs.dead_runs import record_subprocess
+from orchestration.defs.reader_snapshot import publish_for_analysts
 from orchestration.defs.table_metadata import Relation, column_schema, preview, row_count
 from orchestration.defs.transform.refresh_plan import (
     RefreshPlan,
@@ -115,6 +117,8 @@ def build_dbt_models(translator: DagsterDbtTranslator, manifest_path: Path) -> d
             context.log.info(f"dbt build skipped: {plan.reason}")
             yield from (dg.AssetObservation(asset_key=key, metadata={"dbt_build": "skipped", "reason": plan.reason})
                         for key in sorted(context.selected_asset_keys) if key.path[0] == MARTS_SCHEMA)
+            # The loads before may still have changed raw, and a copy may be missing.
+            publish_for_analysts(context, settings)
             return
         if plan.mode == "full":
             context.log.info(f"dbt builds every model from scratch: {plan.reason}")
@@ -141,6 +145,7 @@ def build_dbt_models(translator: DagsterDbtTranslator, manifest_path: Path) -> d
         if error is not None:
             context.log.error(f"dbt's log and compiled SQL of this build: {target_path}")
             raise error
+        publish_for_analysts(context, settings)
 
     return dbt_models
 
