@@ -74,14 +74,22 @@ class Warehouse:
 
     def dsn(self, role: Role) -> str:
         """The PostgreSQL connection string of `role` (falling back as the module says)."""
-        chains: dict[Role, tuple[str | None, ...]] = {
-            "loader": (self.loader_dsn,),
-            "transformer": (self.transformer_dsn, self.loader_dsn),
-            "reader": (self.reader_dsn, self.transformer_dsn, self.loader_dsn),
+        return self._dsn_and_variable(role)[0]
+
+    def dsn_variable(self, role: Role) -> str:
+        """The setting `role`'s connection string comes from, for messages: WAREHOUSE_PG_DSN, ..."""
+        return self._dsn_and_variable(role)[1]
+
+    def _dsn_and_variable(self, role: Role) -> tuple[str, str]:
+        chains: dict[Role, tuple[str, ...]] = {
+            "loader": ("loader",),
+            "transformer": ("transformer", "loader"),
+            "reader": ("reader", "transformer", "loader"),
         }
-        for dsn in chains[role]:
+        for source in chains[role]:
+            dsn = getattr(self, f"{source}_dsn")
             if dsn:
-                return dsn
+                return dsn, DSN_VARIABLES[source]
         raise DatabaseError("WAREHOUSE_PG_DSN is not set; the postgres target needs a connection string")
 
     @property
@@ -90,6 +98,14 @@ class Warehouse:
         if self.target == "duckdb":
             return f"duckdb:{self.duckdb_path}"
         return f"postgres:{describe_dsn(self.dsn('loader'))}"
+
+
+# Where each role's connection string comes from (kernel.settings), named in messages.
+DSN_VARIABLES: dict[str, str] = {
+    "loader": "WAREHOUSE_PG_DSN",
+    "transformer": "WAREHOUSE_TRANSFORMER_PG_DSN",
+    "reader": "WAREHOUSE_READER_PG_DSN",
+}
 
 
 def describe_dsn(dsn: str) -> str:
@@ -315,7 +331,11 @@ def _connect_duckdb(warehouse: Warehouse, role: Role, *, read_only: bool) -> Duc
         raise ConnectionFailed(f"DuckDB file {path} does not exist yet: build the warehouse first "
                                "(`warehouse run`)")
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConnectionFailed(f"cannot create the folder of DuckDB file {path}: {error.strerror} "
+                                   "(check WAREHOUSE_DUCKDB_PATH)") from error
     try:
         # DuckDB admits one writing process per file: a second writer fails here at once.
         connection = duckdb.connect(str(path), read_only=read_only, config=config)
@@ -339,9 +359,26 @@ def _connect_postgres(warehouse: Warehouse, role: Role) -> PostgresDatabase:
         connection = psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
                                      application_name=f"gridwarehouse-{role}", **options)
     except psycopg.OperationalError as error:
-        raise ConnectionFailed(f"cannot connect to PostgreSQL at {describe_dsn(dsn)} as {role}: "
-                               f"{first_line(error)}") from error
+        raise postgres_connect_failed(f"cannot connect to PostgreSQL at {describe_dsn(dsn)} as {role}",
+                                      error, warehouse.dsn_variable(role)) from error
     return PostgresDatabase(warehouse, role, connection)
+
+
+def postgres_connect_failed(what: str, error: BaseException, variable: str = "WAREHOUSE_PG_DSN"
+                            ) -> ConnectionFailed:
+    """The one-line ConnectionFailed for a refused libpq connect: `what`, the server's reason,
+    and what to check (`variable` names the setting holding the connection string)."""
+    reason = first_line(error)
+    lowered = reason.lower()
+    if "password" in lowered or "authentication" in lowered or ("role" in lowered and "does not exist" in lowered):
+        advice = f"check the user and password in {variable}"
+    elif "database" in lowered and "does not exist" in lowered:
+        advice = f"create that database, or correct its name in {variable}"
+    elif "starting up" in lowered or "shutting down" in lowered:
+        advice = "the server is restarting: try again in a moment"
+    else:
+        advice = f"is PostgreSQL running there? Check the host and port in {variable}"
+    return ConnectionFailed(f"{what}: {reason} ({advice})")
 
 
 def first_line(error: BaseException) -> str:

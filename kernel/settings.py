@@ -142,11 +142,12 @@ class Settings(BaseSettings):
         """Where dbt connects: its own login when one is set, else the loader's."""
         return self.transformer_pg_dsn or self.require_pg_dsn()
 
-    # Plain properties, not cached: `model_copy(update=...)` copies a cached value along,
-    # and a copy pointed at another file would still reach the first one.
     @property
     def warehouse(self) -> Warehouse:
-        """Where the warehouse is and how each role logs in (kernel.database.connect)."""
+        """Where the warehouse is and how each role logs in (kernel.database.connect).
+
+        Not cached: `model_copy(update=...)` copies a cached value along, and the copy
+        would keep connecting to the original's database."""
         return Warehouse(target=self.target, duckdb_path=self.duckdb_path,
                          duckdb_config=self.duckdb_config, reader_path=self.reader_path,
                          loader_dsn=self.pg_dsn,

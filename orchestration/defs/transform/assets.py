@@ -7,6 +7,7 @@ publishes the analysts' copy of a DuckDB warehouse (orchestration.defs.reader_sn
 """
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
@@ -140,14 +141,45 @@ def build_dbt_models(translator: DagsterDbtTranslator, manifest_path: Path) -> d
             # Its events are read; a failed build keeps its compiled SQL and dbt.log to look at.
             shutil.rmtree(target_path, ignore_errors=True)
         elif is_transient_message(str(error)):
-            raise retry_later(context, error) from error
+            raise retry_later(context, error)
         yield from with_table_metadata(settings, events, relations)
         if error is not None:
             context.log.error(f"dbt's log and compiled SQL of this build: {target_path}")
-            raise error
+            raise DbtBuildFailed.of(error, target_path) from error
         publish_for_analysts(context, settings)
 
     return dbt_models
+
+
+# dbt's error lines: a progress line per failed node ("29 of 52 FAIL 1 name ... [FAIL 1 in
+# 0.2s]"), then per node a headline naming it and its file ("Failure in test name
+# (tests/name.sql)", "Database Error in model name (models/...)") and the detail.
+_DBT_PROGRESS = re.compile(r"^\d+ of \d+ ")
+_DBT_HEADLINE = re.compile(r"^(Failure|\w+ Error|Error) in \w+ ")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class DbtBuildFailed(RuntimeError):
+    """dbt exited with an error: the message names the first node that failed, its file, why,
+    and where dbt's log is."""
+
+    @classmethod
+    def of(cls, error: Exception, target_path: Path) -> "DbtBuildFailed":
+        # dagster-dbt's error opens with the whole dbt command line and ends with the error
+        # lines it read from dbt's log, one paragraph each, after this heading.
+        _, _, parsed = str(error).partition("Errors parsed from dbt logs:")
+        lines = [" ".join(_ANSI.sub("", paragraph).split()) for paragraph in parsed.split("\n\n")]
+        lines = [line for line in lines if line and not _DBT_PROGRESS.match(line)]
+        where = f"dbt's log and compiled SQL: {target_path}"
+        if not lines:
+            return cls(f"dbt build failed; {where}")
+        headlines = [at for at, line in enumerate(lines) if _DBT_HEADLINE.match(line)]
+        first = headlines[0] if headlines else 0
+        cause = lines[first]
+        if first + 1 < len(lines) and first + 1 not in headlines:
+            cause += f": {lines[first + 1]}"
+        more = f" (and {len(headlines) - 1} more)" if len(headlines) > 1 else ""
+        return cls(f"dbt build failed: {cause}{more}; {where}")
 
 
 @contextmanager
