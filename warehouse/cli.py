@@ -348,6 +348,8 @@ def sql(target: str | None, query: str | None, output_format: str | None, debug:
     """
     from warehouse.sql_console import run_sql
 
+    if debug:  # as `warehouse --debug sql`: the command group prints the traceback
+        click.get_current_context().find_root().ensure_object(dict)["debug"] = True
     sys.exit(run_sql(_settings(target, None), query, output_format, debug=debug))
 
 
