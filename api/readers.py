@@ -2,16 +2,17 @@
 
 Every connection is `kernel.database.connect(warehouse, "reader")`.
 
-PostgreSQL: a bounded pool of reader connections, each made read-only for its session. A
-request holds one for as long as it reads (a streamed download, for the whole stream)
-and gives it back. A connection that failed is dropped together with every idle one (a
-server restart breaks them all), and the next request opens a fresh one.
+PostgreSQL: a bounded pool of reader connections (read-only sessions, as the kernel opens
+the reader's). A request holds one for as long as it reads (a streamed download, for the
+whole stream) and gives it back. A connection that failed is dropped together with every
+idle one (a server restart breaks them all), and the next request opens a fresh one.
 
-DuckDB: one read-only connection, a cursor per request (a DuckDB connection is not
-thread-safe; a cursor is a connection of its own to the same database). The file it
-opened is watched: when it is replaced (a newly published snapshot) the next request
-opens the new file, and the old connection closes when its last request ends. When the
-reader's file is the live warehouse file, which the loaders and dbt open for writing,
+DuckDB: one read-only connection to the reader's file (the analysts' copy,
+kernel.reader_snapshot), a cursor per request (a DuckDB connection is not thread-safe; a
+cursor is a connection of its own to the same database). The file is watched: when it
+is replaced (a newly published copy) the next request opens the new file, and the old
+connection closes when its last request ends. When the reader's file is the live
+warehouse file (a warehouse without a copy), which the loaders and dbt open for writing,
 the connection is also closed once no request has read for `LIVE_FILE_LINGER_SECONDS`,
 so that a refresh gets the file between bursts of requests instead of waiting for the
 server to stop (a published snapshot, which no writer opens, is held open).
@@ -160,8 +161,8 @@ class PostgresReaders:
         except DatabaseError as error:
             raise WarehouseUnavailable(str(error)) from error
         try:
-            # Whatever login the reader falls back to, this session cannot write.
-            db.execute("SET default_transaction_read_only = on")
+            # kernel.database makes the reader's session read-only; the API also bounds
+            # each statement and reads timestamptz values in UTC.
             db.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
             db.execute("SET TIME ZONE 'UTC'")
         except Exception as error:

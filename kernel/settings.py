@@ -6,9 +6,9 @@ here, so there is exactly one place to point the warehouse at a database.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +18,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.database import Warehouse
 from kernel.paths import STATE_DIR
+
+# The warehouse's schemas and DuckDB's own catalogs: no name for the analysts' file.
+RESERVED_DATABASE_NAMES = {"raw", "staging", "analytics", "ops", "refresh_state", "main", "memory",
+                           "system", "temp"}
 
 # What DuckDB's memory_limit accepts: a size with its unit, or a share of the machine's RAM.
 MEMORY_LIMIT = re.compile(r"(\d+(\.\d+)?) ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|([1-9]\d?|100)%", re.IGNORECASE)
@@ -42,6 +46,9 @@ class Settings(BaseSettings):
     target: Literal["duckdb", "postgres"] = "duckdb"
     data_dir: Path = Path("data")
     duckdb_path: Path = STATE_DIR / "warehouse.duckdb"
+    # The analysts' read-only copy of the DuckDB file (kernel.reader_snapshot); unset, beside
+    # it: see `reader_path`.
+    duckdb_reader_path: Path | None = None
     # DuckDB's memory and cores, for every connection the project opens and for dbt: a
     # laptop-safe cap (DuckDB's own default is 80 % of RAM), spilling to disk beyond it.
     duckdb_memory_limit: str = "2GB"
@@ -53,7 +60,7 @@ class Settings(BaseSettings):
     # A load whose rejected share exceeds this fails its Dagster check.
     max_rejected_share: float = Field(default=0.05, ge=0.0, le=1.0)
     # Orchestration (Dagster): when `refresh` runs by itself, how stale a mart may get,
-    # where a failed run is posted, and where Dagster keeps its runs and event log.
+    # and where a failed run is posted.
     refresh_cron: str = "0 * * * *"
     # The `verify` job: every test over whole tables, daily by default.
     verify_cron: str = "30 3 * * *"
@@ -62,7 +69,9 @@ class Settings(BaseSettings):
     automation_enabled: bool = True
     mart_max_age_hours: float = Field(default=3.0, gt=0)
     failure_webhook_url: str | None = None
-    dagster_home: Path = STATE_DIR / "dagster"
+    # Dagster's instance folder (runs, event log, schedules), used as is when set; unset,
+    # each warehouse has its own: see `dagster_instance_dir`.
+    dagster_home: Path | None = None
     # Deployment: dbt's own login (the loader's is pg_dsn; unset means the same one), and
     # log lines for people (text) or for a log collector (json).
     transformer_pg_dsn: str | None = None
@@ -112,6 +121,23 @@ class Settings(BaseSettings):
             return {**data, "duckdb_path": STATE_DIR / "warehouse-prod.duckdb"}
         return data
 
+    @field_validator("duckdb_reader_path")
+    @classmethod
+    def _reader_file_of_its_own(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        live = info.data.get("duckdb_path")
+        if live is not None and value.absolute() == live.absolute():
+            raise ValueError("must differ from WAREHOUSE_DUCKDB_PATH: the analysts read a copy, so "
+                             "that they never hold the live file")
+        # DuckDB names the database after the file: a name shared with a schema makes
+        # `analytics.measurements` ambiguous in every query.
+        if value.stem.lower() in RESERVED_DATABASE_NAMES:
+            raise ValueError(f"DuckDB names the database {value.stem!r} after the file, which clashes "
+                             "with a schema or DuckDB's own catalog; choose another file name (such as "
+                             "analysts.duckdb)")
+        return value
+
     @field_validator("pg_dsn", "transformer_pg_dsn", "reader_pg_dsn")
     @classmethod
     def _env_database(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -124,12 +150,23 @@ class Settings(BaseSettings):
         """Where dbt connects: its own login when one is set, else the loader's."""
         return self.transformer_pg_dsn or self.require_pg_dsn()
 
-    @cached_property
+    @property
     def warehouse(self) -> Warehouse:
-        """Where the warehouse is and how each role logs in (kernel.database.connect)."""
+        """Where the warehouse is and how each role logs in (kernel.database.connect).
+
+        Not cached: `model_copy(update=...)` copies a cached value along, and the copy
+        would keep connecting to the original's database."""
         return Warehouse(target=self.target, duckdb_path=self.duckdb_path,
-                         duckdb_config=self.duckdb_config, loader_dsn=self.pg_dsn,
+                         duckdb_config=self.duckdb_config, reader_path=self.reader_path,
+                         loader_dsn=self.pg_dsn,
                          transformer_dsn=self.transformer_pg_dsn, reader_dsn=self.reader_pg_dsn)
+
+    @property
+    def reader_path(self) -> Path:
+        """The analysts' copy of the DuckDB file: WAREHOUSE_DUCKDB_READER_PATH when set, else
+        beside the DuckDB file and named after it (warehouse.duckdb -> analysts.duckdb, the
+        prod profile's warehouse-prod.duckdb -> analysts-prod.duckdb)."""
+        return self.duckdb_reader_path or default_reader_path(self.duckdb_path)
 
     @property
     def ready_max_age(self) -> float:
@@ -150,14 +187,60 @@ class Settings(BaseSettings):
         """The configuration every DuckDB connection of the project opens with."""
         return {"memory_limit": self.duckdb_memory_limit, "threads": self.duckdb_threads}
 
-    @cached_property
+    @property
     def data_path(self) -> Path:
         return self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
+
+    @property
+    def dagster_instance_dir(self) -> Path:
+        """Where Dagster records this warehouse's runs: WAREHOUSE_DAGSTER_HOME when set, else
+        `.state/dagster/<warehouse_key>`.
+
+        One instance per database: the UI's history, its row-count plots and the run queue
+        of one warehouse never mix with another's.
+        """
+        return self.dagster_home or STATE_DIR / "dagster" / self.warehouse_key
+
+    @property
+    def warehouse_key(self) -> str:
+        """A folder name that tells this warehouse's database apart from any other.
+
+        DuckDB: `duckdb-<file stem>-<digest of the file's absolute path>`. PostgreSQL:
+        `postgres-<host>-<port>-<database>`, with libpq's defaults (PGHOST, PGPORT, 5432)
+        where the DSN names none.
+        """
+        if self.target == "duckdb":
+            path = self.duckdb_path.expanduser().resolve()
+            digest = hashlib.sha256(str(path).encode()).hexdigest()[:10]
+            return f"duckdb-{_folder_safe(path.stem)}-{digest}"
+        from psycopg import pq
+        from psycopg.conninfo import conninfo_to_dict
+
+        given = conninfo_to_dict(self.require_pg_dsn())
+        defaults = {option.keyword.decode(): option.val.decode()
+                    for option in pq.Conninfo.get_defaults() if option.val is not None}
+        host = given.get("host") or given.get("hostaddr") or defaults.get("host") or "localhost"
+        port = given.get("port") or defaults.get("port") or "5432"
+        return "-".join(["postgres", *(_folder_safe(str(part)) for part in (host, port, given["dbname"]))])
 
     def require_pg_dsn(self) -> str:
         if not self.pg_dsn:
             raise SettingsError("WAREHOUSE_PG_DSN is not set; the postgres target needs a connection string")
         return self.pg_dsn
+
+
+def _folder_safe(part: str) -> str:
+    """`part` as a piece of a folder name: letters, digits, `.`, `_`, `-` (a socket folder
+    such as /var/run/postgresql becomes var_run_postgresql)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", part).strip("._")[:60] or "_"
+
+
+def default_reader_path(duckdb_path: Path) -> Path:
+    """Where the analysts' copy of `duckdb_path` goes unless told: beside it, named after it."""
+    name = duckdb_path.name
+    if "warehouse" in name:
+        return duckdb_path.with_name(name.replace("warehouse", "analysts", 1))
+    return duckdb_path.with_name(f"{duckdb_path.stem}-analysts{duckdb_path.suffix or '.duckdb'}")
 
 
 def profile_database(env: str) -> str:
@@ -191,11 +274,11 @@ def load_settings(**overrides: object) -> Settings:
         settings = Settings(**clean)
     except ValidationError as error:
         problems = []
-        for issue in error.errors():
-            field = str(issue["loc"][0]) if issue["loc"] else "?"
+        for failure in error.errors():
+            field = str(failure["loc"][0]) if failure["loc"] else "?"
             # A connection string may hold a password: name the variable, never echo it.
-            given = "(hidden)" if field.endswith(("dsn", "tokens")) else issue.get("input")
-            problems.append(f"WAREHOUSE_{field.upper()}={given!r}: {issue['msg']}")
+            given = "(hidden)" if field.endswith(("dsn", "tokens")) else failure.get("input")
+            problems.append(f"WAREHOUSE_{field.upper()}={given!r}: {failure['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
     if settings.target == "postgres":
         settings.require_pg_dsn()

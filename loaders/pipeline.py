@@ -73,7 +73,8 @@ def load_directory(
 ) -> list[FileLoadResult]:
     """Load every new or changed dump in `data_dir` into the raw tables of `warehouse`."""
     if not data_dir.is_dir():
-        raise LoaderError(f"data folder {data_dir} does not exist")
+        raise LoaderError(f"data folder {data_dir} does not exist (point --data-dir or "
+                          "WAREHOUSE_DATA_DIR at the folder holding the dumps)")
     # The lock before the connection: DuckDB refuses a second process at connect time.
     with writer_lock(warehouse), connect(warehouse, "loader") as db:
         migrate_raw(db)
@@ -129,7 +130,8 @@ def load_file(
                         progress(source.name, rows_loaded + rows_rejected, time.perf_counter() - started)
                 load.finish(rows_loaded, rows_rejected)
         except LoaderError as error:
-            log.error("load %s of %s failed: %s", entry.load_id, source.name, error)
+            log.error("load %s failed: %s", entry.load_id,
+                      error if str(error).startswith(source.name) else f"{source.name}: {error}")
             sink.record_failure(entry, str(error))
             return result("failed", load_id=entry.load_id, error=str(error))
         log.info("load %s of %s: %d rows loaded, %d rejected", entry.load_id, source.name, rows_loaded, rows_rejected)

@@ -1,7 +1,9 @@
-"""The Dagster instance the warehouse's runs are recorded in: DAGSTER_HOME under .state.
+"""The Dagster instance the warehouse's runs are recorded in: one per warehouse, under .state.
 
-`warehouse run` and `warehouse ui` share it, so a run started from the terminal shows in
-the UI's run history and both see the same runs in flight.
+`warehouse run`, `verify`, `reseed` and `warehouse ui` of one warehouse share it, so a
+run started from the terminal shows in the UI's run history and both see the same runs in
+flight. Another warehouse (another DuckDB file, another PostgreSQL database) has its own
+(Settings.dagster_instance_dir), so its runs and row counts never show here.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ LOCATION_NAME = "gridwarehouse"
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
-    """Create DAGSTER_HOME with the project's dagster.yaml in it; return its path."""
-    home = settings.dagster_home.resolve()
+    """Create this warehouse's DAGSTER_HOME with the project's dagster.yaml in it; return its path."""
+    home = settings.dagster_instance_dir.resolve()
     home.mkdir(parents=True, exist_ok=True)
     wanted = INSTANCE_CONFIG.read_text(encoding="utf-8")
     config = home / "dagster.yaml"
@@ -47,7 +49,7 @@ def write_workspace(home: Path) -> Path:
 
 
 def open_instance(settings: Settings) -> DagsterInstance:
-    """The deployment's instance where DAGSTER_HOME is set, else the project's under .state.
+    """The deployment's instance where DAGSTER_HOME is set, else this warehouse's under .state.
 
     In the compose deployment DAGSTER_HOME names the shared instance (PostgreSQL storage):
     `warehouse reseed` run in a container must be recorded where the UI, the run queue

@@ -1,4 +1,4 @@
-"""Synthetic telemetry dumps in the operator's exact source dialect (see SOURCE_FORMAT.md).
+"""Synthetic telemetry dumps in the operator's exact source dialect (see docs/source-format.md).
 
 `generate_dumps` writes `assets.json`, `signal.json` and `measurements_001.csv`, ... into a
 folder. The content imitates the operator's real export closely enough that the loaders and

@@ -222,4 +222,6 @@ def _insert_at_random(
     rng: np.random.Generator, records: list[dict[str, str]], extra: list[dict[str, str]]
 ) -> None:
     for record in extra:
-        records.insert(int(rng.integers(1, len(records))), record)
+        # Never first (the file's first record stays clean); with one record, after it.
+        position = int(rng.integers(1, len(records))) if len(records) > 1 else len(records)
+        records.insert(position, record)

@@ -66,4 +66,7 @@ def print_load_results(results: Sequence[FileLoadResult], *, target: str) -> Non
     console.print(table)
     for result in results:
         if result.error:
-            console.print(f"[bold red]{result.source_file}[/]: {result.error}")
+            # A loader's message names its file already; say it once.
+            named = result.source_file in result.error
+            console.print(result.error if named else f"{result.source_file}: {result.error}",
+                          style="red", markup=False, highlight=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from loaders.sources.batch import ParsedBatch
+from loaders.sources.batch import LARGEST_ID, ParsedBatch
 from loaders.sources.json_records import validate_records
 
 FILE_NAME = "assets.json"
@@ -20,7 +20,7 @@ class AssetRecord(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, allow_inf_nan=False, frozen=True)
 
-    asset_id: int = Field(alias="AssetID", ge=0)
+    asset_id: int = Field(alias="AssetID", ge=0, le=LARGEST_ID)
     latitude: float = Field(alias="Latitude", ge=-90, le=90)
     longitude: float = Field(alias="Longitude", ge=-180, le=180)
     descri: str

@@ -8,6 +8,9 @@ import polars as pl
 
 REJECT_SCHEMA = {"line_number": pl.Int64, "raw_line": pl.String, "reason": pl.String}
 
+# Ids are BIGINT in every raw table: a larger one is rejected, not overflowed.
+LARGEST_ID = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class ParsedBatch:

@@ -1,20 +1,21 @@
 """Reader for `measurements*.csv`: streams a dump in batches of typed rows and rejects.
 
 The dialect (BOM, `|`, decimal comma, `YYYY-MM-DD HH:MM:SS.fff`) is described in
-SOURCE_FORMAT.md. Each line is read whole as text and split and cast here, vectorised,
+docs/source-format.md. Each line is read whole as text and split and cast here, vectorised,
 so that a bad value rejects only its own line (a strict CSV schema would fail the whole
 read) and the reject keeps the line exactly as the file held it, with its line number.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
-from loaders.errors import UnreadableFileError
-from loaders.sources.batch import ParsedBatch
+from loaders.errors import SHOWN_CHARACTERS, UnreadableFileError, shown, shown_bytes
+from loaders.sources.batch import LARGEST_ID, ParsedBatch
 
 FILE_GLOB = "measurements*.csv"
 SEPARATOR = "|"
@@ -31,20 +32,29 @@ _INTEGER = r"^[0-9]+$"
 _DECIMAL_COMMA_NUMBER = r"^[+-]?(?:[0-9]+(?:,[0-9]*)?|,[0-9]+)$"
 # Typical dump lines are 35-45 bytes; batches are cut by bytes, so their row count is approximate.
 _BYTES_PER_LINE_ESTIMATE = 40
+_HEADER_BYTES = 4096
 
 
 def read_header(path: Path) -> None:
     """Fail unless the file is empty or starts with the expected header line."""
     with path.open("rb") as handle:
-        first = handle.readline()
-    if not first:
+        # Enough of the first line to show it; a file without line ends is not read whole.
+        line = handle.readline(_HEADER_BYTES)
+    if not line:
         return
+    first = line.removeprefix(codecs.BOM_UTF8)
     try:
-        header = first.decode("utf-8-sig").rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise UnreadableFileError(path, "is not valid UTF-8", line=1, value=first[:40].hex(" ")) from None
+        header = first.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as error:
+        cut_at_the_limit = (len(line) == _HEADER_BYTES and not line.endswith(b"\n")
+                            and error.reason == "unexpected end of data")
+        if not cut_at_the_limit:
+            raise UnreadableFileError(path, expected="UTF-8 text",
+                                      found=shown_bytes(first[error.start : error.start + 4]),
+                                      line=1, column=_column_of_byte(first, error.start)) from None
+        header = first[: error.start].decode("utf-8")
     if header.strip() != HEADER:
-        raise UnreadableFileError(path, f"has the wrong header; expected {HEADER!r}", line=1, value=header[:80])
+        raise UnreadableFileError(path, expected=f"header {HEADER!r}", found=shown(header), line=1)
 
 
 def iter_measurement_batches(path: Path, batch_rows: int) -> Iterator[ParsedBatch]:
@@ -69,10 +79,11 @@ def iter_measurement_batches(path: Path, batch_rows: int) -> Iterator[ParsedBatc
             )
         except pl.exceptions.ComputeError as error:
             if "utf-8" not in str(error).lower() and "utf8" not in str(error).lower():
-                raise UnreadableFileError(path, f"cannot be read as pipe-separated text ({error})",
-                                          line=next_line) from None
-            offset, value = _first_invalid_utf8(chunk)
-            raise UnreadableFileError(path, "is not valid UTF-8", line=next_line + offset, value=value) from None
+                raise UnreadableFileError(path, expected="lines of text Polars can read",
+                                          found=str(error), line=next_line) from None
+            offset, column, value = _first_invalid_utf8(chunk)
+            raise UnreadableFileError(path, expected="UTF-8 text", found=shown_bytes(value),
+                                      line=next_line + offset, column=column) from None
         numbered = lines.with_columns(
             line_number=pl.int_range(next_line, next_line + lines.height, dtype=pl.Int64)
         )
@@ -122,26 +133,54 @@ def parse_lines(lines: pl.DataFrame) -> ParsedBatch:
         .when(pl.col("_field_count") != 3)
         .then(pl.format("expected 3 fields separated by '|', found {}", pl.col("_field_count")))
         .when(pl.col("ts").is_null())
-        .then(pl.format("Ts '{}' is not a timestamp YYYY-MM-DD HH:MM:SS.fff", pl.col("_ts_text")))
+        .then(pl.format("Ts {} is not a timestamp YYYY-MM-DD HH:MM:SS.fff", _shown("_ts_text")))
+        .when(pl.col("signal_id").is_null() & pl.col("_id_text").str.contains(_INTEGER))
+        .then(pl.format("SignalId {} is larger than the largest id the warehouse holds ({})",
+                        _shown("_id_text"), pl.lit(LARGEST_ID)))
         .when(pl.col("signal_id").is_null())
-        .then(pl.format("SignalId '{}' is not a whole number", pl.col("_id_text")))
+        .then(pl.format("SignalId {} is not a whole number", _shown("_id_text")))
         .when(pl.col("_value_text") == "")
         .then(pl.lit("MeasurementValue is empty"))
         .when(pl.col("measurement_value").is_null())
-        .then(pl.format("MeasurementValue '{}' is not a decimal-comma number", pl.col("_value_text")))
+        .then(pl.format("MeasurementValue {} is not a decimal-comma number", _shown("_value_text")))
+        # Digits beyond a double's range (about 1.8e308) cast to infinity: no reading is that.
+        .when(pl.col("measurement_value").is_infinite())
+        .then(pl.format("MeasurementValue {} is not a finite number", _shown("_value_text")))
     )
-    checked = parsed.with_columns(reason=reason)
-    good = checked.filter(pl.col("reason").is_null())
+    typed = (
+        (pl.col("_field_count") == 3) & pl.col("ts").is_not_null() & pl.col("signal_id").is_not_null()
+        & pl.col("measurement_value").is_finite()
+    ).fill_null(False)
+    checked = parsed.with_columns(_typed=typed)
+    # Reasons are worded for the rejected lines only: the good ones cost no formatting.
     return ParsedBatch(
-        rows=good.select(*SCHEMA, "line_number"),
-        rejects=checked.filter(pl.col("reason").is_not_null()).select("line_number", "raw_line", "reason"),
+        rows=checked.filter(pl.col("_typed")).select(*SCHEMA, "line_number"),
+        rejects=checked.filter(~pl.col("_typed")).select("line_number", "raw_line", reason=reason),
     )
 
 
-def _first_invalid_utf8(chunk: bytes) -> tuple[int, str]:
-    """Line offset within `chunk` and bytes of its first sequence that is not UTF-8."""
+def _shown(column: str) -> pl.Expr:
+    """The text of `column` quoted for a reason, cut like `loaders.errors.shown` cuts it."""
+    text = pl.col(column)
+    return (
+        pl.when(text.str.len_chars() <= SHOWN_CHARACTERS)
+        .then(pl.format("'{}'", text))
+        .otherwise(pl.format("'{}'... ({} characters)",
+                             text.str.slice(0, SHOWN_CHARACTERS), text.str.len_chars()))
+    )
+
+
+def _first_invalid_utf8(chunk: bytes) -> tuple[int, int, bytes]:
+    """Line offset within `chunk`, column and bytes of its first sequence that is not UTF-8."""
     try:
         chunk.decode("utf-8")
     except UnicodeDecodeError as error:
-        return chunk[: error.start].count(b"\n"), chunk[error.start : error.start + 8].hex(" ")
-    return 0, ""
+        return (chunk[: error.start].count(b"\n"), _column_of_byte(chunk, error.start),
+                chunk[error.start : error.start + 4])
+    return 0, 1, b""
+
+
+def _column_of_byte(data: bytes, position: int) -> int:
+    """1-based column, in characters, of the byte at `position` within its line."""
+    line_start = data.rfind(b"\n", 0, position) + 1
+    return len(data[line_start:position].decode("utf-8", errors="replace")) + 1

@@ -8,7 +8,7 @@ from uuid import UUID
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from loaders.sources.batch import ParsedBatch
+from loaders.sources.batch import LARGEST_ID, ParsedBatch
 from loaders.sources.json_records import validate_records
 
 FILE_NAME = "signal.json"
@@ -28,9 +28,9 @@ class SignalRecord(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
 
     signal_gid: UUID = Field(alias="SignalGId")
-    signal_id: int = Field(alias="SignalId", ge=0)
+    signal_id: int = Field(alias="SignalId", ge=0, le=LARGEST_ID)
     signal_name: str = Field(alias="SignalName", min_length=1)
-    asset_id: int = Field(alias="AssetId", ge=0)
+    asset_id: int = Field(alias="AssetId", ge=0, le=LARGEST_ID)
     unit: str = Field(alias="Unit")
 
     @field_serializer("signal_gid")

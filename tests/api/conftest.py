@@ -10,6 +10,7 @@ as `analyst`, so every endpoint is tried with the privileges it has in productio
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from api.app import create_app
 from kernel.database import Warehouse, connect
+from kernel.reader_snapshot import publish_reader_snapshot
 from kernel.settings import Settings
 from loaders.sinks.base import migrate_raw
 from sample_data import generate_dumps
@@ -112,6 +114,17 @@ def _build_allowing_the_failed_load(fields: dict[str, Any], workdir: Path) -> No
     results = load_directory(settings.warehouse, settings.data_path)
     assert [result.status for result in results if result.status == "failed"] == ["failed"]
     DbtWarehouse(settings, workdir).dbt("build")
+    publish_reader_snapshot(settings.warehouse)
+
+
+def writable_copy(served: Served, workdir: Path) -> Served:
+    """A copy of a built DuckDB warehouse that a test may change, its analysts' copy published
+    (what the API reads); after a change, `publish_reader_snapshot` shows it to the API."""
+    copy = workdir / "warehouse.duckdb"
+    shutil.copyfile(served.fields["duckdb_path"], copy)
+    fields = {**served.fields, "duckdb_path": copy, "data_dir": workdir / "data"}
+    publish_reader_snapshot(Settings(_env_file=None, **fields).warehouse)
+    return Served("duckdb", fields, workdir)
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

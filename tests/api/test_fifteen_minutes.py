@@ -7,24 +7,23 @@ is made in a copy of the DuckDB warehouse, which is all the API looks for.
 from __future__ import annotations
 
 import io
-import shutil
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from tests.api.conftest import Served, naive_utc, walk
+from kernel.database import connect
+from kernel.reader_snapshot import publish_reader_snapshot
+from tests.api.conftest import Served, naive_utc, walk, writable_copy
 
 COLUMNS = ("interval_start_utc", "readings", "covered_seconds", "avg_time_weighted", "min", "max",
            "value_at_start", "energy_kwh", "reactive_energy_kvarh")
 
 
 def with_quarter_hours(duckdb_served: Served, tmp_path: Path, columns: str) -> Served:
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(duckdb_served.fields["duckdb_path"], copy)
-    with duckdb.connect(str(copy)) as writer:
+    served = writable_copy(duckdb_served, tmp_path)
+    with connect(served.settings().warehouse, "loader") as writer:
         writer.execute(f"""
             CREATE TABLE analytics.measurements_15min AS
             SELECT {columns}
@@ -34,7 +33,8 @@ def with_quarter_hours(duckdb_served: Served, tmp_path: Path, columns: str) -> S
                          CASE WHEN signal_id % 2 = 0 THEN avg(value) / 4 END AS energy_kwh,
                          NULL::DOUBLE AS reactive_energy_kvarh
                   FROM analytics.measurements GROUP BY 1, 2)""")
-    return Served("duckdb", {**duckdb_served.fields, "duckdb_path": copy}, tmp_path)
+    publish_reader_snapshot(served.settings().warehouse)
+    return served
 
 
 @pytest.fixture

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
+import dataclasses
 import threading
 import time
 from pathlib import Path
 
-import duckdb
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
@@ -15,33 +14,50 @@ from psycopg.conninfo import conninfo_to_dict
 from api import readers as readers_module
 from api.errors import WarehouseUnavailable
 from api.readers import DuckDBReaders, PostgresReaders, open_readers
+from kernel.database import connect
+from kernel.reader_snapshot import publish_reader_snapshot
 from kernel.settings import Settings
 from loaders.pipeline import load_directory
 from sample_data import generate_dumps
-from tests.api.conftest import Served
+from tests.api.conftest import Served, writable_copy
 
 
 @pytest.fixture
 def duckdb_copy(duckdb_served: Served, tmp_path: Path) -> Served:
     """A copy of the built DuckDB warehouse that a test may write to."""
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(duckdb_served.fields["duckdb_path"], copy)
-    return Served("duckdb", {**duckdb_served.fields, "duckdb_path": copy, "data_dir": tmp_path / "data"}, tmp_path)
+    return writable_copy(duckdb_served, tmp_path)
 
 
-def test_a_load_runs_while_the_api_serves_and_the_api_then_sees_it(duckdb_copy: Served) -> None:
+def test_a_load_runs_while_the_api_serves_and_is_served_once_published(duckdb_copy: Served) -> None:
     generate_dumps(duckdb_copy.workdir / "data", rows=300, seed=5, assets=4, signals=8, files=1)
     settings = duckdb_copy.settings()
 
     with duckdb_copy.client() as client:
         assert client.get("/assets").status_code == 200
-        # Between requests the API lets go of the file: the loader (a writer) gets it.
-        time.sleep(readers_module.LIVE_FILE_LINGER_SECONDS + 0.5)
+        # The API holds the analysts' copy open; the loader writes the live file meanwhile.
         results = load_directory(settings.warehouse, settings.data_path, kinds=["measurements"])
+        before = client.get("/ready").json()
+        publish_reader_snapshot(settings.warehouse)
         after = client.get("/ready").json()
 
     assert [result.status for result in results] == ["loaded"]
-    assert after["loads_waiting"] == 1
+    assert (before["loads_waiting"], after["loads_waiting"]) == (0, 1)
+
+
+def test_reading_the_live_file_the_readers_let_go_of_it_between_requests(duckdb_copy: Served) -> None:
+    # A warehouse without an analysts' copy: the reader opens the file the writers open.
+    live = dataclasses.replace(duckdb_copy.settings().warehouse, reader_path=None)
+    readers = DuckDBReaders(live)
+    try:
+        with readers.reading() as db:
+            assert db.execute("SELECT count(*) FROM analytics.signals") == [(8,)]
+        time.sleep(readers_module.LIVE_FILE_LINGER_SECONDS + 0.5)
+        with connect(live, "loader") as writer:
+            writer.execute("CREATE TABLE analytics.written_meanwhile AS SELECT 1 AS x")
+        with readers.reading() as db:
+            assert db.execute("SELECT x FROM analytics.written_meanwhile") == [(1,)]
+    finally:
+        readers.close()
 
 
 def test_the_duckdb_connection_is_read_only(duckdb_served: Served) -> None:
@@ -53,18 +69,18 @@ def test_the_duckdb_connection_is_read_only(duckdb_served: Served) -> None:
         readers.close()
 
 
-def test_a_replaced_file_is_read_from_the_next_request_on(duckdb_copy: Served, tmp_path: Path) -> None:
-    # How a published snapshot arrives: a new file renamed over the old one.
-    newer = tmp_path / "newer.duckdb"
-    shutil.copyfile(duckdb_copy.fields["duckdb_path"], newer)
-    with duckdb.connect(str(newer)) as writer:
-        writer.execute("INSERT INTO analytics.assets VALUES (99, 'UW Neu', 47.0, 8.0)")
+def test_a_newly_published_copy_is_read_from_the_next_request_on(duckdb_copy: Served) -> None:
+    settings = duckdb_copy.settings()
 
     with duckdb_copy.client() as client:
         before = [asset["asset_id"] for asset in client.get("/assets").json()]
-        newer.replace(duckdb_copy.fields["duckdb_path"])
+        with connect(settings.warehouse, "loader") as writer:
+            writer.execute("INSERT INTO analytics.assets VALUES (99, 'UW Neu', 47.0, 8.0)")
+        unpublished = [asset["asset_id"] for asset in client.get("/assets").json()]
+        publish_reader_snapshot(settings.warehouse)
         after = [asset["asset_id"] for asset in client.get("/assets").json()]
 
+    assert unpublished == before
     assert after == [*before, 99]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 from pathlib import Path
 
@@ -11,10 +10,11 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from kernel.reader_snapshot import publish_reader_snapshot
 from kernel.settings import Settings
 from loaders.pipeline import load_directory
 from sample_data import generate_dumps
-from tests.api.conftest import Served, as_naive_utc, naive_utc
+from tests.api.conftest import Served, as_naive_utc, naive_utc, writable_copy
 
 
 def test_a_fresh_warehouse_is_ready_and_says_why(served: Served) -> None:
@@ -55,9 +55,7 @@ def test_the_max_age_defaults_to_the_marts_freshness_limit() -> None:
     assert Settings(_env_file=None, mart_max_age_hours=5, ready_max_age_hours=1.5).ready_max_age == 1.5
 
 
-def test_a_missing_duckdb_file_is_503_naming_the_database(tmp_path: Path) -> None:
-    from tests.api.conftest import Served
-
+def test_a_warehouse_not_built_yet_is_503_naming_the_database(tmp_path: Path) -> None:
     absent = Served("duckdb", {"target": "duckdb", "duckdb_path": tmp_path / "absent.duckdb"}, tmp_path)
     with absent.client() as client:
         response = client.get("/ready")
@@ -66,35 +64,33 @@ def test_a_missing_duckdb_file_is_503_naming_the_database(tmp_path: Path) -> Non
     body = response.json()
     assert response.status_code == 503
     assert body["failed"] == ["database", "refresh"]
-    assert "absent.duckdb does not exist" in body["conditions"]["database"]["detail"]
+    assert "does not exist yet" in body["conditions"]["database"]["detail"]
     assert health.status_code == 200
 
 
-def test_ready_again_when_the_duckdb_file_is_back(duckdb_served: Served, tmp_path: Path) -> None:
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(duckdb_served.fields["duckdb_path"], copy)
-    served = Served("duckdb", {**duckdb_served.fields, "duckdb_path": copy}, tmp_path)
+def test_ready_again_when_the_analysts_copy_is_back(duckdb_served: Served, tmp_path: Path) -> None:
+    served = writable_copy(duckdb_served, tmp_path)
+    reader_file = served.settings().reader_path
 
     with served.client() as client:
         before = client.get("/ready").status_code
-        copy.rename(tmp_path / "away.duckdb")
+        reader_file.rename(tmp_path / "away.duckdb")
         gone = client.get("/ready").status_code
-        (tmp_path / "away.duckdb").rename(copy)
+        (tmp_path / "away.duckdb").rename(reader_file)
         back = client.get("/ready").status_code
 
     assert (before, gone, back) == (200, 503, 200)
 
 
 def test_a_load_waiting_for_a_refresh_is_counted(duckdb_served: Served, tmp_path: Path) -> None:
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(duckdb_served.fields["duckdb_path"], copy)
-    data = tmp_path / "data"
-    generate_dumps(data, rows=500, seed=3, assets=4, signals=8, files=1)
-    settings = Settings(_env_file=None, target="duckdb", duckdb_path=copy, data_dir=data)
+    served = writable_copy(duckdb_served, tmp_path)
+    settings = served.settings()
+    generate_dumps(settings.data_dir, rows=500, seed=3, assets=4, signals=8, files=1)
     # Only the measurements dump is new to this ledger (the catalogue is the same).
-    load_directory(settings.warehouse, data, kinds=["measurements"])
+    load_directory(settings.warehouse, settings.data_dir, kinds=["measurements"])
+    publish_reader_snapshot(settings.warehouse)
 
-    with Served("duckdb", {"target": "duckdb", "duckdb_path": copy}, tmp_path).client() as client:
+    with served.client() as client:
         body = client.get("/ready").json()
 
     assert body["loads_waiting"] == 1

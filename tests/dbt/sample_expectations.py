@@ -1,7 +1,7 @@
 """What the marts must hold, computed straight from the dump files with Polars.
 
 Independent of the loaders and of dbt: the dumps are parsed here by their documented
-dialect (SOURCE_FORMAT.md), bad rows dropped, times converted to UTC, and the
+dialect (docs/source-format.md), bad rows dropped, times converted to UTC, and the
 duplicate rule applied in plain dataframe terms. The tests compare the warehouse with
 these figures.
 """

@@ -119,3 +119,26 @@ def test_ops_migrations_apply_once_and_adopt_failures_kept_in_raw(warehouse: War
         assert db.execute("SELECT run_id, job_name, step_key, error FROM ops.run_failures") == [
             ("r1", "refresh", "raw_tables", "boom")]
         assert not db.table_exists("raw", "run_failures")
+
+
+def test_a_copy_of_the_settings_reaches_the_copy_s_warehouse(tmp_path: Path) -> None:
+    settings = Settings(duckdb_path=tmp_path / "first.duckdb", data_dir=tmp_path / "first")
+    assert settings.warehouse.duckdb_path == tmp_path / "first.duckdb"
+    copy = settings.model_copy(update={"duckdb_path": tmp_path / "second.duckdb", "data_dir": tmp_path / "second"})
+    assert copy.warehouse.duckdb_path == tmp_path / "second.duckdb"
+    assert copy.data_path == tmp_path / "second"
+    assert copy.dagster_instance_dir != settings.dagster_instance_dir
+
+
+
+@pytest.mark.postgres
+def test_postgres_reader_sessions_are_read_only_whatever_the_login_may_do(pg_dsn: str) -> None:
+    import psycopg
+
+    warehouse = Warehouse.postgres(pg_dsn)  # the reader falls back to the owner's login
+    with connect(warehouse, "loader") as db:
+        db.execute("CREATE TABLE readings (n integer)")
+    with connect(warehouse, "reader") as reader:
+        assert reader.execute("SHOW default_transaction_read_only") == [("on",)]
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            reader.execute("INSERT INTO readings VALUES (1)")

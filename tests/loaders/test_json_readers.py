@@ -72,28 +72,98 @@ def test_signal_with_a_bad_uuid_is_rejected(tmp_path: Path) -> None:
     assert batch.rejects["reason"][0].startswith("SignalGId 'not-a-uuid-463d")
 
 
+def test_ids_beyond_64_bits_are_rejected_naming_the_limit(tmp_path: Path) -> None:
+    too_large = ASSETS.replace('"AssetID": "2"', '"AssetID": "9223372036854775808"')
+    assets = read_assets(write(tmp_path, "assets.json", too_large))
+    signals = read_signals(write(tmp_path, "signal.json", SIGNALS.replace('"427712"', '"99999999999999999999"')))
+    assert assets.rows["asset_id"].to_list() == [1]
+    assert assets.rejects["reason"].to_list() == [
+        "AssetID '9223372036854775808': Input should be less than or equal to 9223372036854775807"]
+    assert signals.rows["signal_id"].to_list() == [427038]
+    assert signals.rejects["reason"].to_list() == [
+        "SignalId '99999999999999999999': Input should be less than or equal to 9223372036854775807"]
+
+
+def test_number_beyond_a_double_is_rejected_and_shown_cut(tmp_path: Path) -> None:
+    batch = read_assets(write(tmp_path, "assets.json", ASSETS.replace('"47.219215463"', f'"{"4" * 5000}"')))
+    assert batch.rejects["reason"].to_list() == [
+        f"Latitude '{'4' * 40}'... (5000 characters): Input should be a finite number"]
+
+
 def test_record_that_is_not_an_object_is_rejected(tmp_path: Path) -> None:
     batch = read_assets(write(tmp_path, "assets.json", '[\n  "UW Beznau"\n]'))
     assert batch.rejects.select("line_number", "reason").to_dicts() == [
         {"line_number": 2, "reason": "record is a JSON str, expected an object"}]
 
 
-def test_invalid_json_fails_naming_the_line(tmp_path: Path) -> None:
-    text = ASSETS.replace('"descri": "UW Grynau"}', '"descri": "UW Grynau"')
+def read_error(path: Path) -> str:
     with pytest.raises(UnreadableFileError) as caught:
-        read_assets(write(tmp_path, "assets.json", text))
-    assert caught.value.line == 4
-    assert str(caught.value).startswith("assets.json, line 4: is not valid JSON")
+        read_assets(path)
+    return str(caught.value)
+
+
+def test_record_without_its_closing_brace_fails_naming_line_column_expected_and_found(tmp_path: Path) -> None:
+    text = ASSETS.replace('"descri": "UW Grynau"}', '"descri": "UW Grynau"')
+    assert read_error(write(tmp_path, "assets.json", text)) == (
+        "assets.json, line 4, column 1: expected ',' or '}', found ']'")
+
+
+def test_string_cut_off_by_the_end_of_the_file_fails_at_its_opening_quote(tmp_path: Path) -> None:
+    text = '[\n  {"AssetID": "1", "descri": "UW Bez'
+    assert read_error(write(tmp_path, "assets.json", text)) == (
+        "assets.json, line 2, column 30: expected '\"' closing the string that starts here, "
+        "found the end of the file")
+
+
+def test_string_running_into_a_line_end_fails_at_the_line_end(tmp_path: Path) -> None:
+    text = ASSETS.replace('"UW Beznau"}', '"UW Beznau}')
+    assert read_error(write(tmp_path, "assets.json", text)) == (
+        "assets.json, line 2, column 100: expected '\"' closing the string before the line ends, "
+        "found the end of the line")
+
+
+def test_value_that_is_not_json_fails_showing_it(tmp_path: Path) -> None:
+    text = ASSETS.replace('"AssetID": "2"', '"AssetID": two')
+    assert read_error(write(tmp_path, "assets.json", text)) == (
+        "assets.json, line 3, column 15: expected a JSON value, "
+        "found 'two, \"Latitude\": \"47.219215463\",  \"Longi'... (85 characters)")
+
+
+def test_records_without_a_comma_between_them_fail(tmp_path: Path) -> None:
+    text = ASSETS.replace('"UW Beznau"},', '"UW Beznau"}')
+    assert read_error(write(tmp_path, "assets.json", text)) == (
+        "assets.json, line 3, column 3: expected ',' or ']' after a record, "
+        "found '{\"AssetID\": \"2\", \"Latitude\": \"47.2192154'... (97 characters)")
+
+
+def test_array_that_is_never_closed_fails_at_the_end_of_the_file(tmp_path: Path) -> None:
+    text = ASSETS.removesuffix("]\n")
+    assert read_error(write(tmp_path, "assets.json", text)) == (
+        "assets.json, line 4, column 1: expected ',' or ']', found the end of the file")
+
+
+def test_content_after_the_array_fails(tmp_path: Path) -> None:
+    assert read_error(write(tmp_path, "assets.json", ASSETS + "[]\n")) == (
+        "assets.json, line 5, column 1: expected nothing after the array's closing ']', found '[]'")
 
 
 def test_json_that_is_not_an_array_fails(tmp_path: Path) -> None:
-    with pytest.raises(UnreadableFileError, match=r"assets.json, line 1: does not start with a JSON array"):
-        read_assets(write(tmp_path, "assets.json", '{"AssetID": "1"}'))
+    assert read_error(write(tmp_path, "assets.json", '{"AssetID": "1"}')) == (
+        "assets.json, line 1, column 1: expected a JSON array of records, starting with '[', "
+        "found '{\"AssetID\": \"1\"}'")
 
 
 def test_empty_json_file_fails(tmp_path: Path) -> None:
-    with pytest.raises(UnreadableFileError, match=r"assets.json, line 1: is empty"):
-        read_assets(write(tmp_path, "assets.json", ""))
+    assert read_error(write(tmp_path, "assets.json", "")) == (
+        "assets.json, line 1: expected a JSON array of records, found an empty file")
+
+
+def test_bytes_that_are_not_utf8_fail_naming_line_and_column_after_a_bom(tmp_path: Path) -> None:
+    path = tmp_path / "assets.json"
+    # "Grünau" in Latin-1: the ü is the single byte fc.
+    path.write_bytes(b"\xef\xbb\xbf" + ASSETS.replace("Grynau", "Grünau").encode("latin-1"))
+    assert read_error(path) == (
+        "assets.json, line 3, column 94: expected UTF-8 text, found bytes fc 6e 61 75")
 
 
 def test_json_with_bom_reads_the_same(tmp_path: Path) -> None:

@@ -172,8 +172,36 @@ def test_unreadable_file_leaves_only_a_failed_ledger_row(settings: Settings) -> 
     assert query(settings, "SELECT count(*) FROM raw.measurements WHERE source_file = 'measurements_002.csv'") == [(0,)]
     assert query(settings, "SELECT count(*) FROM raw.rejected_rows WHERE source_file = 'measurements_002.csv'") == [(0,)]
     assert query(settings, "SELECT status, error FROM raw.load_ledger WHERE source_file = 'measurements_002.csv'") == [
-        ("failed", "measurements_002.csv, line 1: has the wrong header; expected 'Ts|SignalId|MeasurementValue': "
-                   "'Timestamp;Signal;Value'")]
+        ("failed", "measurements_002.csv, line 1: expected header 'Ts|SignalId|MeasurementValue', "
+                   "found 'Timestamp;Signal;Value'")]
+
+
+def test_broken_json_file_fails_naming_line_column_and_what_was_expected(settings: Settings) -> None:
+    write_data(settings, dump_2=None)
+    cut_inside_a_name = SIGNALS[: SIGNALS.index("BEZOBF110") + 6]
+    (settings.data_dir / "signal.json").write_text(cut_inside_a_name, encoding="utf-8")
+    assert by_file(load_directory(settings.warehouse, settings.data_path))["signal.json"] == ("failed", 0, 0, 0)
+    assert query(settings, "SELECT count(*) FROM raw.signals") == [(0,)]
+    assert query(settings, "SELECT status, error FROM raw.load_ledger WHERE source_file = 'signal.json'") == [
+        ("failed", "signal.json, line 2, column 93: expected '\"' closing the string that starts here, "
+                   "found the end of the file")]
+
+
+def test_value_beyond_any_finite_number_is_rejected_with_its_reason(settings: Settings) -> None:
+    huge = "1" + "0" * 1_000_000
+    write_data(settings, dump_2=["Ts|SignalId|MeasurementValue", "2021-11-20 10:00:00.000|427038|117",
+                                 f"2021-11-20 10:00:01.000|427038|{huge}", f"2021-11-20 10:00:02.000|427038|-{huge}"])
+    result = by_file(load_directory(settings.warehouse, settings.data_path))
+    assert result["measurements_002.csv"] == ("loaded", 3, 1, 2)
+    assert query(settings, "SELECT measurement_value FROM raw.measurements "
+                           "WHERE source_file = 'measurements_002.csv'") == [(117.0,)]
+    assert query(settings, "SELECT line_number, length(raw_line), reason FROM raw.rejected_rows "
+                           "WHERE source_file = 'measurements_002.csv' ORDER BY line_number") == [
+        (3, 1_000_032, "MeasurementValue '1000000000000000000000000000000000000000'... (1000001 characters) "
+                       "is not a finite number"),
+        (4, 1_000_033, "MeasurementValue '-100000000000000000000000000000000000000'... (1000002 characters) "
+                       "is not a finite number"),
+    ]
 
 
 def test_file_failing_midway_rolls_back_everything_it_wrote(settings: Settings) -> None:
@@ -187,7 +215,7 @@ def test_file_failing_midway_rolls_back_everything_it_wrote(settings: Settings) 
     assert result["measurements_002.csv"][0] == "failed"
     assert query(settings, "SELECT count(*) FROM raw.measurements WHERE source_file = 'measurements_002.csv'") == [(0,)]
     assert query(settings, "SELECT error FROM raw.load_ledger WHERE source_file = 'measurements_002.csv'")[0][0] \
-        .startswith("measurements_002.csv, line 2402: is not valid UTF-8")
+        == "measurements_002.csv, line 2402, column 27: expected UTF-8 text, found bytes ff 0a"
 
 
 def test_failed_changed_file_keeps_its_previous_load(settings: Settings) -> None:

@@ -70,7 +70,7 @@ def test_empty_value_is_rejected_with_its_line(tmp_path: Path) -> None:
                                    "reason": "MeasurementValue is empty"}]
 
 
-@pytest.mark.parametrize("value", ["n/a", "#WERT!", "1,2,3", "116.129", "NaN", "inf", "1e5"])
+@pytest.mark.parametrize("value", ["n/a", "#WERT!", "1,2,3", "116.129", "NaN", "inf", "-inf", "1e5", "1e999"])
 def test_value_that_is_not_a_decimal_comma_number_is_rejected(tmp_path: Path, value: str) -> None:
     rows, rejects = read_all(write_dump(tmp_path, f"2021-11-07 23:59:03.762|427038|{value}"))
     assert rows.height == 0
@@ -84,9 +84,44 @@ def test_timestamp_that_does_not_parse_is_rejected(tmp_path: Path, stamp: str) -
     assert rejects["reason"].to_list() == [f"Ts '{stamp}' is not a timestamp YYYY-MM-DD HH:MM:SS.fff"]
 
 
+def test_value_of_a_million_digits_is_rejected_as_not_finite(tmp_path: Path) -> None:
+    # "1" and a million zeros: a valid decimal-comma number, but beyond any double (inf).
+    line = "2021-11-07 23:59:03.762|427038|1" + "0" * 1_000_000
+    rows, rejects = read_all(write_dump(tmp_path, "2021-11-07 23:59:02.000|427038|116,1", line))
+    assert rows["measurement_value"].to_list() == [116.1]
+    assert rejects.to_dicts() == [{
+        "line_number": 3, "raw_line": line,
+        "reason": "MeasurementValue '1000000000000000000000000000000000000000'... (1000001 characters) "
+                  "is not a finite number"}]
+
+
+@pytest.mark.parametrize("digits", [309, 400])
+def test_negative_value_beyond_a_double_is_rejected_as_not_finite(tmp_path: Path, digits: int) -> None:
+    value = "-" + "9" * digits + ",5"
+    _, rejects = read_all(write_dump(tmp_path, f"2021-11-07 23:59:03.762|427038|{value}"))
+    assert rejects["reason"].to_list() == [
+        f"MeasurementValue '-999999999999999999999999999999999999999'... ({digits + 3} characters) "
+        "is not a finite number"]
+
+
+def test_largest_finite_value_still_loads(tmp_path: Path) -> None:
+    # 1.7976931348623157e308, the largest double, written out in full: 309 digits.
+    value = str(int(1.7976931348623157e308))
+    rows, rejects = read_all(write_dump(tmp_path, f"2021-11-07 23:59:03.762|427038|{value}"))
+    assert rows["measurement_value"].to_list() == [1.7976931348623157e308]
+    assert rejects.height == 0
+
+
 def test_signal_id_that_is_not_a_whole_number_is_rejected(tmp_path: Path) -> None:
     _, rejects = read_all(write_dump(tmp_path, "2021-11-07 23:59:03.762|42x|116,1"))
     assert rejects["reason"].to_list() == ["SignalId '42x' is not a whole number"]
+
+
+def test_signal_id_beyond_64_bits_is_rejected_naming_the_limit(tmp_path: Path) -> None:
+    _, rejects = read_all(write_dump(tmp_path, "2021-11-07 23:59:03.762|9223372036854775808|116,1"))
+    assert rejects["reason"].to_list() == [
+        "SignalId '9223372036854775808' is larger than the largest id the warehouse holds "
+        "(9223372036854775807)"]
 
 
 def test_unknown_signal_id_is_kept_by_the_reader(tmp_path: Path) -> None:
@@ -142,19 +177,37 @@ def test_header_only_file_yields_no_rows(tmp_path: Path) -> None:
     assert rows.height == 0 and rejects.height == 0
 
 
-def test_wrong_header_fails_naming_file_line_and_value(tmp_path: Path) -> None:
+def test_wrong_header_fails_saying_what_was_expected_and_found(tmp_path: Path) -> None:
     path = tmp_path / "measurements_001.csv"
     path.write_bytes(BOM + b"Timestamp;Signal;Value\n2021-11-07 23:59:03.762;1;1\n")
     with pytest.raises(UnreadableFileError) as caught:
         list(iter_measurement_batches(path, 1_000))
-    assert str(caught.value) == ("measurements_001.csv, line 1: has the wrong header; expected "
-                                 "'Ts|SignalId|MeasurementValue': 'Timestamp;Signal;Value'")
+    assert str(caught.value) == (f"measurements_001.csv, line 1: expected header {HEADER.decode()!r}, "
+                                 "found 'Timestamp;Signal;Value'")
 
 
-def test_bytes_that_are_not_utf8_fail_naming_the_line(tmp_path: Path) -> None:
-    path = write_dump(tmp_path, "2021-11-07 23:59:03.762|1|1", "2021-11-07 23:59:04.000|1|2")
-    path.write_bytes(path.read_bytes() + b"2021-11-07 23:59:05.000|1|\xff\xfe\n")
+def test_wrong_header_of_a_file_without_line_ends_is_shown_cut(tmp_path: Path) -> None:
+    path = tmp_path / "measurements_001.csv"
+    path.write_bytes(b"x" * 10_000_000)
     with pytest.raises(UnreadableFileError) as caught:
         list(iter_measurement_batches(path, 1_000))
-    assert caught.value.line == 4
-    assert "is not valid UTF-8" in str(caught.value)
+    assert str(caught.value) == (f"measurements_001.csv, line 1: expected header {HEADER.decode()!r}, "
+                                 f"found {'x' * 40!r}... (4096 characters)")
+
+
+def test_bytes_that_are_not_utf8_fail_naming_line_and_column(tmp_path: Path) -> None:
+    path = write_dump(tmp_path, "2021-11-07 23:59:03.762|1|1", "2021-11-07 23:59:04.000|1|2")
+    path.write_bytes(path.read_bytes() + "2021-11-07 23:59:05.000|1|ä".encode() + b"\xff\xfe\n")
+    with pytest.raises(UnreadableFileError) as caught:
+        list(iter_measurement_batches(path, 1_000))
+    assert str(caught.value) == ("measurements_001.csv, line 4, column 28: expected UTF-8 text, "
+                                 "found bytes ff fe 0a")
+
+
+def test_header_that_is_not_utf8_fails_naming_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "measurements_001.csv"
+    path.write_bytes(BOM + b"Ts|Signal\xe4d|MeasurementValue\n")
+    with pytest.raises(UnreadableFileError) as caught:
+        list(iter_measurement_batches(path, 1_000))
+    assert str(caught.value) == ("measurements_001.csv, line 1, column 10: expected UTF-8 text, "
+                                 "found bytes e4 64 7c 4d")

@@ -73,7 +73,6 @@ def test_every_dbt_test_is_an_asset_check_source_tests_and_singular_tests_includ
     check_names = {check.name for check in graph.asset_check_keys}
     assert dbt_tests <= check_names
     checks = {(c.asset_key, c.name) for c in graph.asset_check_keys}
-    assert (key("raw", "load_ledger"), "assert_load_ledger_reconciles") in checks
     assert (key("analytics", "measurements"), "assert_measurement_files_reconcile") in checks
     assert (key("analytics", "orphan_measurements"), "warn_orphan_readings") in checks
 

@@ -66,7 +66,7 @@ def test_a_dead_runs_slot_and_place_in_the_queue_are_freed_and_its_log_says_why(
         instance: dg.DagsterInstance) -> None:
     tags = exited_process_tags()
     run_id = writing_run(instance, tags)
-    # The state of the issue: `"warehouse": 1 / 1 slots occupied` by the killed run.
+    # What a killed run used to leave behind: `"warehouse": 1 / 1 slots occupied`.
     storage = instance.event_log_storage
     storage.set_concurrency_slots("warehouse", 1)
     assert storage.claim_concurrency_slot("warehouse", run_id, "raw_tables").is_claimed

@@ -1,4 +1,4 @@
-"""The dumps are written in the operator's exact dialect (SOURCE_FORMAT.md), byte for byte."""
+"""The dumps are written in the operator's exact dialect (docs/source-format.md), byte for byte."""
 
 from __future__ import annotations
 

@@ -117,3 +117,11 @@ def test_per_kind_rates_override_the_uniform_rate(tmp_path: Path) -> None:
 def test_too_few_rows_for_the_defect_rate_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="too few for the defect rates"):
         generate_dumps(tmp_path, 20, defect_rate=0.3)
+
+
+def test_a_single_asset_still_gets_its_defective_records(tmp_path: Path) -> None:
+    generated = generate_dumps(tmp_path, 1_000, 5, assets=1, signals=2, files=1)
+    assets = json.loads((tmp_path / "assets.json").read_text(encoding="utf-8-sig"))
+    assert generated.defects.json_missing_key == 2
+    # The clean record stays first; the defective ones follow it.
+    assert len(assets) == 3

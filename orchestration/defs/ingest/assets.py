@@ -14,6 +14,7 @@ import dagster as dg
 from kernel.settings import Settings
 from loaders.dump_kinds import DUMP_KINDS
 from orchestration.defs.ingest.ledger_queries import current_rows_by_kind, rejected_rows_total
+from orchestration.defs.reader_snapshot import publish_for_analysts, run_has_dbt_step
 from orchestration.defs.table_metadata import Relation, describe, markdown_table
 from orchestration.defs.warehouse_access import exclusive_writer, retrying_transient_errors
 
@@ -85,10 +86,12 @@ def raw_tables(
         # The other files are loaded and reported above; the step still fails, so the
         # operator (and the failure sensor) sees which file and why.
         raise dg.Failure(
-            description="could not load " + "; ".join(f"{r.source_file}: {r.error}" for r in failed),
+            description="could not load " + "; ".join(_named(r.source_file, r.error or "") for r in failed),
             metadata={"failed_files": [r.source_file for r in failed]},
             allow_retries=False,
         )
+    if not run_has_dbt_step(context):
+        publish_for_analysts(context, settings)
 
 
 def _materializations(
@@ -113,6 +116,11 @@ def _materializations(
             else:
                 metadata = {**load_metadata(results), **describe(sink, relation)}
             yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+
+
+def _named(source_file: str, error: str) -> str:
+    # The loaders' errors mostly start with the file's name already: never say it twice.
+    return error if error.startswith(source_file) else f"{source_file}: {error}"
 
 
 def load_metadata(results: Sequence["FileLoadResult"]) -> dict[str, Any]:
