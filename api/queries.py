@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from api import models
+from api import models, page_json
 from api.errors import BadParameter, NotFound
 from api.paging import decode_cursor, encode_cursor
 from kernel.database import Database
@@ -76,7 +76,7 @@ def ceil_to_day(moment: datetime) -> datetime:
 class Column:
     name: str
     expression: str  # SQL over the resolution's table
-    kind: str        # arrow type: timestamp, date, double, int64, bool, string
+    kind: str        # timestamp (naive UTC), timestamptz, date, double, int64, bool, string
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,11 @@ class Resolution:
 
 def _plain(name: str, kind: str) -> Column:
     return Column(name, name, kind)
+
+
+def _listed(columns: Sequence[Column]) -> str:
+    return ", ".join(column.name if column.expression == column.name else f"{column.expression} AS {column.name}"
+                     for column in columns)
 
 
 RAW = Resolution(
@@ -178,12 +183,24 @@ def available_columns(db: Database, resolution: Resolution) -> tuple[Column, ...
 
 @dataclass(frozen=True)
 class PageQuery:
-    """One page's statement, its parameters, and how to build its rows and next cursor."""
+    """One page's statement, its parameters, and its columns (the first is the key the rows
+    are ordered by, descending when `descending`)."""
 
     statement: str
     params: list[Any]
-    names: list[str]
+    columns: Sequence[Column]
     limit: int | None
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class PageRows:
+    """One page: its rows as a JSON array (written by the database, api/page_json.py), how
+    many there are, and the cursor of the next page (None on the last)."""
+
+    json: str
+    count: int
+    next: str | None
 
 
 @cache
@@ -196,40 +213,16 @@ def _validated(model: type[models.Row], names: Sequence[str], rows: Sequence[tup
     return _list_of(model).validate_python([dict(zip(names, row, strict=True)) for row in rows])
 
 
-def _as_dicts(names: Sequence[str], rows: Sequence[tuple]) -> list[dict[str, Any]]:
-    """Rows as dicts, their times in UTC with the zone attached (a naive time from the marts is
-    UTC; a timestamptz comes in the session's zone): pydantic then writes them with a `Z`."""
-    if not rows:
-        return []
-    times = []
-    for index in range(len(names)):
-        # A column's type shows in its first non-null value.
-        first = next((row[index] for row in rows if row[index] is not None), None)
-        if isinstance(first, datetime):
-            times.append(index)
-    if not times:
-        return [dict(zip(names, row, strict=True)) for row in rows]
-    converted = []
-    for row in rows:
-        values = list(row)
-        for index in times:
-            moment = values[index]
-            if moment is not None:
-                values[index] = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-        converted.append(dict(zip(names, values, strict=True)))
-    return converted
-
-
-def _page(db: Database, query: PageQuery, cursor_kind: str) -> tuple[list[dict[str, Any]], str | None]:
-    """The rows of one page (one more is fetched to know whether another follows), as dicts
-    for the page's model to check."""
-    fetched = db.execute(query.statement, query.params)
+def _page(db: Database, query: PageQuery, cursor_kind: str) -> PageRows:
+    """One page (one row more is fetched to know whether another follows), its JSON written
+    by the database: no row becomes a Python object."""
     assert query.limit is not None
-    rows = _as_dicts(query.names, fetched[:query.limit])
-    following = None
-    if len(fetched) > query.limit:
-        following = encode_cursor(cursor_kind, fetched[query.limit - 1][0])
-    return rows, following
+    statement = page_json.page_statement(db.dialect, query.statement,
+                                         [(column.name, column.kind) for column in query.columns],
+                                         query.columns[0].name, query.descending)
+    ((rows_json, fetched, last_key),) = db.execute(statement, [query.limit, query.limit, *query.params])
+    following = encode_cursor(cursor_kind, last_key) if fetched > query.limit else None
+    return PageRows(rows_json or "[]", min(fetched, query.limit), following)
 
 
 def measurements_query(resolution: Resolution, columns: Sequence[Column], signal_id: int,
@@ -261,22 +254,24 @@ def measurements_query(resolution: Resolution, columns: Sequence[Column], signal
     if limit is not None:
         statement += " LIMIT ?"
         params.append(limit + 1)
-    return PageQuery(statement, params, [column.name for column in columns], limit)
+    return PageQuery(statement, params, tuple(columns), limit)
 
 
 def measurements_page(db: Database, resolution: Resolution, signal_id: int, span: TimeRange,
-                      cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+                      cursor: str | None, limit: int) -> PageRows:
     columns = available_columns(db, resolution)
     query = measurements_query(resolution, columns, signal_id, span, cursor, limit)
     return _page(db, query, f"measurements/{resolution.name}")
 
 
-QUALITY_COLUMNS = ("day_utc", "n", "first_at", "last_at", "max_gap_seconds", "duplicates_dropped",
-                   "out_of_range", "flatline")
+QUALITY_COLUMNS = (_plain("day_utc", "date"), _plain("n", "int64"), _plain("first_at", "timestamp"),
+                   _plain("last_at", "timestamp"), _plain("max_gap_seconds", "double"),
+                   _plain("duplicates_dropped", "int64"), _plain("out_of_range", "int64"),
+                   _plain("flatline", "bool"))
 
 
 def quality_page(db: Database, signal_id: int, span: TimeRange, cursor: str | None, limit: int
-                 ) -> tuple[list[dict[str, Any]], str | None]:
+                 ) -> PageRows:
     """Days of analytics.signal_daily_quality whose midnight falls in the range."""
     conditions, params = ["signal_id = ?"], [signal_id]
     if span.start is not None:
@@ -288,9 +283,9 @@ def quality_page(db: Database, signal_id: int, span: TimeRange, cursor: str | No
     if cursor:
         conditions.append("day_utc > ?")
         params.append(decode_cursor("quality", cursor))
-    statement = (f"SELECT {', '.join(QUALITY_COLUMNS)} FROM analytics.signal_daily_quality "
+    statement = (f"SELECT {_listed(QUALITY_COLUMNS)} FROM analytics.signal_daily_quality "
                  f"WHERE {' AND '.join(conditions)} ORDER BY day_utc LIMIT ?")
-    query = PageQuery(statement, [*params, limit + 1], list(QUALITY_COLUMNS), limit)
+    query = PageQuery(statement, [*params, limit + 1], QUALITY_COLUMNS, limit)
     return _page(db, query, "quality")
 
 
@@ -342,13 +337,16 @@ def signal(db: Database, signal_id: int) -> models.Signal:
 
 # --- operations -----------------------------------------------------------------------------
 
-LOAD_COLUMNS = ("load_id", "source_file", "file_kind", "size_bytes", "sha256", "rows_read", "rows_loaded",
-                "rows_rejected", "started_at", "finished_at", "status", "error")
+LOAD_COLUMNS = (_plain("load_id", "int64"), _plain("source_file", "string"), _plain("file_kind", "string"),
+                _plain("size_bytes", "int64"), _plain("sha256", "string"), _plain("rows_read", "int64"),
+                _plain("rows_loaded", "int64"), _plain("rows_rejected", "int64"),
+                _plain("started_at", "timestamptz"), _plain("finished_at", "timestamptz"),
+                _plain("status", "string"), _plain("error", "string"))
+REJECTED_COLUMNS = (_plain("line_number", "int64"), _plain("raw_line", "string"), _plain("reason", "string"))
 LOAD_STATUSES = ("loaded", "replaced", "failed")
 
 
-def loads_page(db: Database, status: str | None, cursor: str | None, limit: int
-               ) -> tuple[list[dict[str, Any]], str | None]:
+def loads_page(db: Database, status: str | None, cursor: str | None, limit: int) -> PageRows:
     """The load ledger, newest load first."""
     conditions, params = ["1 = 1"], []
     if status is not None:
@@ -357,13 +355,12 @@ def loads_page(db: Database, status: str | None, cursor: str | None, limit: int
     if cursor:
         conditions.append("load_id < ?")
         params.append(decode_cursor("loads", cursor))
-    statement = (f"SELECT {', '.join(LOAD_COLUMNS)} FROM raw.load_ledger WHERE {' AND '.join(conditions)} "
+    statement = (f"SELECT {_listed(LOAD_COLUMNS)} FROM raw.load_ledger WHERE {' AND '.join(conditions)} "
                  "ORDER BY load_id DESC LIMIT ?")
-    return _page(db, PageQuery(statement, [*params, limit + 1], list(LOAD_COLUMNS), limit), "loads")
+    return _page(db, PageQuery(statement, [*params, limit + 1], LOAD_COLUMNS, limit, descending=True), "loads")
 
 
-def rejected_page(db: Database, load_id: int, cursor: str | None, limit: int
-                  ) -> tuple[str, list[dict[str, Any]], str | None]:
+def rejected_page(db: Database, load_id: int, cursor: str | None, limit: int) -> tuple[str, PageRows]:
     """The rejected lines of one load, in file order, with the load's file name."""
     found = db.execute("SELECT source_file FROM raw.load_ledger WHERE load_id = ?", [load_id])
     if not found:
@@ -372,8 +369,7 @@ def rejected_page(db: Database, load_id: int, cursor: str | None, limit: int
     if cursor:
         conditions.append("line_number > ?")
         params.append(decode_cursor(f"rejected/{load_id}", cursor))
-    statement = ("SELECT line_number, raw_line, reason FROM raw.rejected_rows "
+    statement = (f"SELECT {_listed(REJECTED_COLUMNS)} FROM raw.rejected_rows "
                  f"WHERE {' AND '.join(conditions)} ORDER BY line_number LIMIT ?")
-    query = PageQuery(statement, [*params, limit + 1], ["line_number", "raw_line", "reason"], limit)
-    rows, following = _page(db, query, f"rejected/{load_id}")
-    return found[0][0], rows, following
+    query = PageQuery(statement, [*params, limit + 1], REJECTED_COLUMNS, limit)
+    return found[0][0], _page(db, query, f"rejected/{load_id}")

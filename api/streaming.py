@@ -26,7 +26,8 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apa
 def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
     import pyarrow as pa
 
-    types = {"timestamp": pa.timestamp("us", tz="UTC"), "date": pa.date32(), "double": pa.float64(),
+    types = {"timestamp": pa.timestamp("us", tz="UTC"), "timestamptz": pa.timestamp("us", tz="UTC"),
+             "date": pa.date32(), "double": pa.float64(),
              "int64": pa.int64(), "bool": pa.bool_(), "string": pa.string()}
     return pa.schema([(column.name, types[column.kind]) for column in columns])
 
