@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -41,11 +41,13 @@ def check_binding(host: str, tokens: frozenset[str]) -> None:
                              "(comma-separated bearer tokens) or serve on 127.0.0.1")
 
 
-def token_check(tokens: frozenset[str]) -> Callable[..., None]:
+def token_check(tokens: frozenset[str]) -> Callable[..., Awaitable[None]]:
     """The dependency of the data endpoints: passes everyone when `tokens` is empty."""
     encoded = [token.encode() for token in tokens]
 
-    def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    # async: it only compares strings, so it runs on the event loop instead of costing every
+    # request a trip through the thread pool (FastAPI runs a plain def dependency there).
+    async def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         if not encoded:
             return
         if credentials is None:
