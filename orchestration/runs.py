@@ -80,17 +80,19 @@ def run_job(settings: Settings, job_name: str, *, run_config: Mapping[str, Any] 
     from orchestration.definitions import build_definitions
     from orchestration.defs.dead_runs import fail_dead_runs, process_tags
     from orchestration.instance import open_instance
-
-    import dagster as dg
+    from orchestration.run_console import warehouse_console_logger
 
     job = build_definitions(settings).resolve_job_def(job_name)
-    # The terminal gets Dagster's INFO lines; the run's event log keeps everything.
-    job = job.with_logger_defs({"console": dg.colored_console_logger.configured({"log_level": "INFO"})})
+    # The terminal gets Dagster's INFO lines in the warehouse's format; the run's event log
+    # keeps everything. Dagster makes the loggers the run config names, and only those.
+    job = job.with_logger_defs({"console": warehouse_console_logger})
+    run_config = {**dict(run_config or {}), "loggers": {"console": {"config": {
+        "log_level": "INFO", "log_format": settings.log_format}}}}
     instance = instance or open_instance(settings)
     fail_dead_runs(instance, by=f"a new {job_name} run (pid {os.getpid()})")
     started = time.perf_counter()
     result = job.execute_in_process(
-        run_config=dict(run_config or {}), instance=instance, raise_on_error=False,
+        run_config=run_config, instance=instance, raise_on_error=False,
         tags={**process_tags(), **dict(tags or {})})
     report = report_of(result, job_name, time.perf_counter() - started)
     # Ctrl-C or SIGTERM: Dagster fails the run with this reason.

@@ -141,11 +141,11 @@ def _run_job_and_report(settings: Settings, job_name: str, run_config: dict | No
     try:
         from orchestration.defs.transform.project import DbtParseError
         from orchestration.runs import print_run_report, run_job
-        from warehouse.console import console
+        from warehouse.console import console, dbt_progress_on_terminal
 
-        # dbt's own output is progress: to stderr, leaving stdout to the report.
+        # Whatever else prints during the run is progress: to stderr, leaving stdout to the report.
         try:
-            with contextlib.redirect_stdout(sys.stderr):
+            with contextlib.redirect_stdout(sys.stderr), dbt_progress_on_terminal(settings.log_format):
                 report = run_job(settings, job_name, run_config=run_config)
         except DbtParseError as error:
             raise click.ClickException(str(error)) from None

@@ -30,7 +30,7 @@ def _reseed_run_config(values: dict) -> dict:
     return {"ops": {
         RAW_STEP: {"config": {"reseed": True, "confirm": values["confirm"]}},
         DBT_STEP: {"config": {"full_refresh": True}},
-    }}
+    }, **({"loggers": values["loggers"]} if values.get("loggers") else {})}
 
 
 reseed_job = dg.define_asset_job(
@@ -41,8 +41,13 @@ reseed_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     tags=WRITER_RUN_TAGS,
     config=dg.ConfigMapping(
-        config_schema={"confirm": dg.Field(
-            bool, description="Set to true to empty the raw tables and rebuild everything.")},
+        config_schema={
+            "confirm": dg.Field(
+                bool, description="Set to true to empty the raw tables and rebuild everything."),
+            # Passed through as any job takes it: `warehouse reseed` names its console logger.
+            "loggers": dg.Field(dg.Permissive(), is_required=False,
+                                description="The run's loggers, as in any job's run config."),
+        },
         config_fn=_reseed_run_config,
     ),
 )

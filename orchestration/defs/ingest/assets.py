@@ -146,13 +146,20 @@ def load_metadata(results: Sequence["FileLoadResult"]) -> dict[str, Any]:
 
 
 def _progress_logger(context: dg.AssetExecutionContext):
+    """A line every PROGRESS_LOG_SECONDS of a long file, and its final count if it had any."""
     last_logged = time.monotonic()
+    logged_for: str | None = None
 
-    def log_progress(source_file: str, rows_read: int, seconds: float) -> None:
-        nonlocal last_logged
-        if time.monotonic() - last_logged < PROGRESS_LOG_SECONDS:
+    def log_progress(source_file: str, rows_read: int, seconds: float, *, done: bool = False) -> None:
+        nonlocal last_logged, logged_for
+        if done:
+            due = logged_for == source_file
+        else:
+            due = time.monotonic() - last_logged >= PROGRESS_LOG_SECONDS
+        if not due:
             return
         last_logged = time.monotonic()
+        logged_for = source_file
         rate = rows_read / seconds if seconds > 0 else 0.0
         context.log.info(f"{source_file}: {rows_read:,} rows read, {rate:,.0f} rows/s")
 
