@@ -1,7 +1,8 @@
 """The raw tables as Dagster assets, produced by the loaders in one step.
 
-One asset per raw table, keyed exactly as dbt names its sources (`raw/assets`, ...), so
-the UI draws a single lineage graph from the dump files to the marts. The step calls
+One asset per raw table, keyed exactly as dbt names its sources (`raw/assets`, ...), each
+depending on its dump files (`dumps/<kind>`, dump_files.py), so the UI draws a single
+lineage graph from the dump files to the marts. The step calls
 `loaders.pipeline.load_directory`; every materialization carries what that load did.
 """
 
@@ -13,6 +14,7 @@ import dagster as dg
 
 from kernel.settings import Settings
 from loaders.dump_kinds import DUMP_KINDS
+from orchestration.defs.ingest.dump_files import DUMP_KEYS
 from orchestration.defs.ingest.ledger_queries import current_rows_by_kind, rejected_rows_total
 from orchestration.defs.table_metadata import Relation, describe, markdown_table
 from orchestration.defs.warehouse_access import exclusive_writer, retrying_transient_errors
@@ -43,11 +45,18 @@ class IngestConfig(dg.Config):
     """Must be true for a reseed: it deletes every raw row before reloading."""
 
 
+def _dump_deps(key: dg.AssetKey) -> list[dg.AssetKey]:
+    """The dump files a raw table is read from: its kind's, or every kind's for the
+    bookkeeping tables (dump_files.py)."""
+    kind = KIND_OF_KEY.get(key)
+    return [DUMP_KEYS[kind]] if kind else list(DUMP_KEYS.values())
+
+
 @dg.multi_asset(
     name="raw_tables",
     specs=[
         dg.AssetSpec(key, group_name="raw", description=DESCRIPTIONS[key.path[-1]],
-                     kinds={"python", "polars"}, skippable=True,
+                     kinds={"python", "polars"}, skippable=True, deps=_dump_deps(key),
                      metadata={"dagster/table_name": f"raw.{key.path[-1]}"})
         for key in RAW_KEYS.values()
     ],
