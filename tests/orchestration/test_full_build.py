@@ -90,6 +90,21 @@ def test_raw_columns_carry_the_descriptions_the_database_holds(build: Build) -> 
     assert columns["measurement_value"] == "MeasurementValue, the decimal comma already read."
 
 
+def test_each_load_records_its_dump_files_version_and_the_raw_tables_name_it_as_their_input(
+    build: Build,
+) -> None:
+    from loaders.dump_kinds import DUMP_KINDS
+    from orchestration.defs.ingest.dump_files import DUMP_KEYS, observe_kind
+
+    for kind in DUMP_KINDS:
+        [record] = build.instance.fetch_observations(DUMP_KEYS[kind.name], limit=1).records
+        version = record.asset_observation.tags["dagster/data_version"]
+        # The same version the UI's "Observe sources" finds, so the raw table is not behind.
+        assert version == observe_kind(kind, build.settings.data_path).data_version.value
+        raw = build.instance.get_latest_materialization_event(dg.AssetKey(["raw", kind.table]))
+        assert raw.asset_materialization.tags[f"dagster/input_data_version/dumps/{kind.name}"] == version
+
+
 def check_evaluations(build: Build) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
     """The build's check evaluations as the instance stored them (what the UI reads)."""
     records = build.instance.get_records_for_run(

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from kernel.settings import Settings
-from loaders.dump_kinds import DUMP_KINDS
-from orchestration.defs.ingest.dump_files import DUMP_KEYS
+from loaders.dump_kinds import DUMP_KINDS, dump_kind
+from orchestration.defs.ingest.dump_files import DUMP_KEYS, load_observation
 from orchestration.defs.ingest.ledger_queries import current_rows_by_kind, rejected_rows_total
 from orchestration.defs.table_metadata import Relation, describe, markdown_table
 from orchestration.defs.warehouse_access import exclusive_writer, retrying_transient_errors
@@ -87,6 +87,15 @@ def raw_tables(
     for result in results:
         context.log.info(f"{result.source_file}: {result.status}, {result.rows_loaded:,} loaded, "
                          f"{result.rows_rejected:,} rejected in {result.seconds:.1f} s")
+    # The dump files as this load found them, recorded before the tables built from them.
+    # Dagster read the dumps' data versions when the step started, for the materializations
+    # to name as their inputs; forgetting them makes it read these (private, and the one
+    # way: tests/orchestration/test_full_build.py fails if an upgrade changes it).
+    step = context.get_step_execution_context()
+    for kind in kinds:
+        files = [(r.source_file, r.size_bytes, r.sha256) for r in results if r.file_kind == kind]
+        context.log_event(load_observation(dump_kind(kind), settings.data_path, files))
+        step.wipe_input_asset_version_info(DUMP_KEYS[kind])
     yield from materializations
 
     failed = [result for result in results if result.status == "failed"]
