@@ -80,7 +80,8 @@ def load_directory(
 ) -> list[FileLoadResult]:
     """Load every new or changed dump in `data_dir` into the raw tables of `warehouse`."""
     if not data_dir.is_dir():
-        raise LoaderError(f"data folder {data_dir} does not exist")
+        raise LoaderError(f"data folder {data_dir} does not exist (point --data-dir or "
+                          "WAREHOUSE_DATA_DIR at the folder holding the dumps)")
     # The lock before the connection: DuckDB refuses a second process at connect time.
     with writer_lock(warehouse), connect(warehouse, "loader") as db:
         migrate_raw(db)

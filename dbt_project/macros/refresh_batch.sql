@@ -127,7 +127,7 @@
     {#- The first version's bookkeeping tables, inside the model graph, are retired. -#}
     {%- set staging = api.Relation.create(database=target.database, schema='staging', identifier='measurement_inputs') -%}
     {%- do run_statements([
-        "create table if not exists " ~ refresh_state('applied_loads') ~ " (load_id bigint not null, file_kind varchar(32) not null)",
+        "create table if not exists " ~ refresh_state('applied_loads') ~ " (load_id bigint not null, file_kind " ~ dbt.type_string() ~ " not null)",
         "drop table if exists " ~ staging,
         "drop table if exists " ~ staging.incorporate(path={'identifier': 'measurement_inputs_applied'}),
         "create table if not exists " ~ refresh_state('load_coverage') ~ " (load_id bigint not null, signal_id bigint not null, day_utc date not null, readings bigint not null)",
@@ -136,24 +136,24 @@
         "drop table if exists " ~ refresh_state('batch_loads'),
         "create table " ~ refresh_state('batch_loads') ~ " as
          with current_loads as (
-             select cast(load_id as bigint) as load_id, cast(file_kind as varchar(32)) as file_kind
+             select cast(load_id as bigint) as load_id, cast(file_kind as " ~ dbt.type_string() ~ ") as file_kind
              from " ~ ledger ~ "
              where status = 'loaded'
          ),
          reflected as (
              select load_id, file_kind from " ~ refresh_state('applied_loads') ~ "
              union
-             select distinct load_id, cast('measurements' as varchar(32)) as file_kind from " ~ refresh_state('load_coverage') ~ "
+             select distinct load_id, cast('measurements' as " ~ dbt.type_string() ~ ") as file_kind from " ~ refresh_state('load_coverage') ~ "
          )
          select
              current_loads.load_id,
              current_loads.file_kind,
-             cast(case when applied.load_id is null then 'added' else 'kept' end as varchar(16)) as change
+             cast(case when applied.load_id is null then 'added' else 'kept' end as " ~ dbt.type_string() ~ ") as change
          from current_loads
          left join " ~ refresh_state('applied_loads') ~ " as applied
              on applied.load_id = current_loads.load_id
          union all
-         select load_id, file_kind, cast('removed' as varchar(16)) as change
+         select load_id, file_kind, cast('removed' as " ~ dbt.type_string() ~ ") as change
          from reflected
          where load_id not in (select load_id from current_loads)",
     ]) -%}
@@ -208,8 +208,8 @@
          where coverage.load_id in (select load_id from " ~ refresh_state('batch_loads') ~ " where change <> 'removed')",
         "drop table if exists " ~ refresh_state('batch'),
         "create table " ~ refresh_state('batch') ~ " as
-         select cast('" ~ invocation_id ~ "' as varchar(64)) as invocation_id,
-                cast('" ~ mode ~ "' as varchar(16)) as mode,
+         select cast('" ~ invocation_id ~ "' as " ~ dbt.type_string() ~ ") as invocation_id,
+                cast('" ~ mode ~ "' as " ~ dbt.type_string() ~ ") as mode,
                 current_timestamp as started_at",
     ]) -%}
     {%- do run_statements(statements) -%}

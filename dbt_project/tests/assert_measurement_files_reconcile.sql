@@ -156,14 +156,14 @@ ranked as (
 
     select
         load_id,
-        {{ latest_first_rank(['signal_id', 'measured_at']) }} as precedence
+        {{ duplicate_rule(['signal_id', 'measured_at']) }}
     from known_raw
 
 ),
 
 dropped as (
 
-    select load_id, sum(case when precedence > 1 then 1 else 0 end) as n
+    select load_id, sum(case when duplicate_rank > 1 then 1 else 0 end) as n
     from ranked
     group by load_id
 

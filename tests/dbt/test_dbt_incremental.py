@@ -81,7 +81,7 @@ def refresh_equals_full_refresh(warehouse: DbtWarehouse) -> tuple[dict[str, list
 
 @pytest.fixture
 def target(sample_warehouse: BuiltWarehouse) -> str:
-    return sample_warehouse.kernel.settings.target
+    return sample_warehouse.warehouse.settings.target
 
 
 def test_incremental_run_after_a_new_dump_equals_a_full_build(

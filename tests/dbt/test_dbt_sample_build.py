@@ -3,6 +3,7 @@ PostgreSQL, and the analytics tables hold exactly what the dumps determine."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 import polars as pl
@@ -53,6 +54,36 @@ def test_reconciliation_and_key_tests_ran_as_errors(sample_warehouse: BuiltWareh
         "relationships_measurements_signal_id__signal_id__ref_signals_",
     ):
         assert build.result(name)["status"] == "pass"
+
+
+def test_analysts_are_granted_the_analytics_schema_on_postgres_only(
+    sample_warehouse: BuiltWarehouse,
+) -> None:
+    # DuckDB has no roles (a grant config there would make dbt warn); on PostgreSQL
+    # tests/production/test_roles.py checks what the grants do.
+    warehouse = sample_warehouse.warehouse
+    manifest = json.loads((warehouse.workdir / "dbt-target" / "manifest.json").read_text())
+    grants = {
+        (node["schema"], node["name"]): node["config"]["grants"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed")
+    }
+    target = warehouse.settings.target
+    analyst = {"duckdb": {}, "postgres": {"select": ["warehouse_analyst"]}}[target]
+    assert grants == {
+        ("analytics", "assets"): analyst,
+        ("analytics", "signals"): analyst,
+        ("analytics", "measurements"): analyst,
+        ("analytics", "measurements_hourly"): analyst,
+        ("analytics", "orphan_measurements"): analyst,
+        ("analytics", "signal_daily_quality"): analyst,
+        ("analytics", "signal_flatlines"): analyst,
+        ("analytics", "unit_plausible_ranges"): analyst,
+        ("staging", "stg_raw__assets"): {},
+        ("staging", "stg_raw__signals"): {},
+        ("staging", "stg_raw__measurements"): {},
+    }
+    assert "Grants for relations are not supported" not in sample_warehouse.build.output
 
 
 def test_unit_tests_ran_on_the_target(sample_warehouse: BuiltWarehouse) -> None:
@@ -261,7 +292,7 @@ def test_marts_have_the_contracted_column_types(sample_warehouse: BuiltWarehouse
             "timestamp": "timestamp without time zone",
             "double": "double precision",
         },
-    }[kernel.settings.target]
+    }[warehouse.settings.target]
     assert columns == {
         "signal_id": types["bigint"],
         "measured_at": types["timestamp"],
@@ -275,7 +306,7 @@ def test_column_descriptions_are_persisted_for_sql_clients(
     sample_warehouse: BuiltWarehouse,
 ) -> None:
     warehouse = sample_warehouse.warehouse
-    if kernel.settings.target == "duckdb":
+    if warehouse.settings.target == "duckdb":
         comment = warehouse.scalar(
             "select comment from duckdb_columns() where schema_name = 'analytics' "
             "and table_name = 'measurements' and column_name = 'measured_at'"

@@ -41,7 +41,7 @@ def views_created(warehouse: DbtWarehouse, *args: str) -> tuple[DbtRun, set[str]
 
 
 def view_comment(warehouse: DbtWarehouse, view: str) -> str:
-    if kernel.settings.target == "duckdb":
+    if warehouse.settings.target == "duckdb":
         return warehouse.scalar(
             f"select comment from duckdb_views() where schema_name = 'staging' and view_name = '{view}'")
     return warehouse.scalar(f"select obj_description('staging.{view}'::regclass, 'pg_class')")
@@ -65,15 +65,15 @@ def test_a_full_refresh_rebuilds_every_view(warehouse: DbtWarehouse) -> None:
 
 
 def test_a_view_replaced_outside_dbt_is_rebuilt(warehouse: DbtWarehouse) -> None:
-    if kernel.settings.target == "duckdb":
+    if warehouse.settings.target == "duckdb":
         import duckdb
 
-        with duckdb.connect(str(kernel.settings.duckdb_path)) as conn:
+        with duckdb.connect(str(warehouse.settings.duckdb_path)) as conn:
             conn.execute("create or replace view staging.stg_raw__assets as select 1 as asset_id")
     else:
         import psycopg
 
-        with psycopg.connect(kernel.settings.require_pg_dsn()) as conn:
+        with psycopg.connect(warehouse.settings.require_pg_dsn()) as conn:
             conn.execute("drop view staging.stg_raw__assets cascade")
             conn.execute("create view staging.stg_raw__assets as select 1 as asset_id")
     assert views_created(warehouse)[1] == {"stg_raw__assets"}

@@ -66,5 +66,5 @@ def test_the_descriptions_say_what_a_column_holds(migrated: Database) -> None:
 def test_duckdb_and_postgres_carry_the_same_descriptions() -> None:
     from loaders.sinks.base import MIGRATIONS_DIR
 
-    name = "0005_raw_descriptions.sql"
+    name = "0006_raw_descriptions.sql"
     assert (MIGRATIONS_DIR / "duckdb" / name).read_text() == (MIGRATIONS_DIR / "postgres" / name).read_text()

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,13 +75,23 @@ def drop_roles(server_dsn: str, names: list[str]) -> None:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
+@contextmanager
+def logins_on(server_dsn: str, dsn: str) -> Iterator[Logins]:
+    """Migrate the empty database `dsn` and make a login user for each role; drop them after."""
+    suffix = uuid.uuid4().hex[:8]
+    users = {kind: f"{kind}_{suffix}" for kind in ("loader", "transformer", "analyst")}
+    try:
+        run_init_script(server_dsn, users=users, databases=[conninfo_to_dict(dsn)["dbname"]])
+        with connect(Warehouse.postgres(dsn), "loader") as sink:
+            migrate_raw(sink)
+        yield Logins(admin=dsn,
+                     **{kind: make_conninfo(dsn, user=name) for kind, name in users.items()})
+    finally:
+        drop_roles(server_dsn, list(users.values()))
+
+
 @pytest.fixture
 def logins(pg_server_dsn: str, pg_dsn: str) -> Iterator[Logins]:
     """A migrated database with a login user for each role (trust auth: no password needed)."""
-    suffix = uuid.uuid4().hex[:8]
-    users = {kind: f"{kind}_{suffix}" for kind in ("loader", "transformer", "analyst")}
-    run_init_script(pg_server_dsn, users=users, databases=[conninfo_to_dict(pg_dsn)["dbname"]])
-    with connect(Warehouse.postgres(pg_dsn), "loader") as sink:
-        migrate_raw(sink)
-    yield Logins(admin=pg_dsn, **{kind: make_conninfo(pg_dsn, user=name) for kind, name in users.items()})
-    drop_roles(pg_server_dsn, list(users.values()))
+    with logins_on(pg_server_dsn, pg_dsn) as made:
+        yield made

@@ -123,14 +123,14 @@ def test_lines_logged_inside_a_dagster_step_carry_its_run_id() -> None:
     assert [(line["message"], line["run_id"]) for line in lines] == [("inside a step", result.run_id)]
 
 
-def run_with_dagster_capturing(log_format: str, log_level: str = "INFO") -> tuple[str, object, object]:
+def run_with_dagster_capturing(log_format: str, debug: bool = False) -> tuple[str, object, object]:
     """A one-step job logging through `loaders.step`, on an instance that copies the
     warehouse's loggers into its runs' event logs (as orchestration/dagster.yaml does),
-    printed by the run's console logger as `warehouse run` sets it up."""
+    printed by the run's terminal logger as `warehouse run` sets it up."""
     import dagster as dg
 
     import orchestration  # noqa: F401  (tells the kernel which records Dagster prints)
-    from orchestration.run_console import warehouse_console_logger
+    from orchestration.runs import terminal_logger
 
     instance = dg.DagsterInstance.ephemeral(settings={"python_logs": {
         "managed_python_loggers": list(LOGGERS), "python_log_level": "INFO"}})
@@ -140,12 +140,11 @@ def run_with_dagster_capturing(log_format: str, log_level: str = "INFO") -> tupl
         with log_context(load_id=7):
             logging.getLogger("loaders.step").info("inside a step")
 
-    @dg.job(logger_defs={"console": warehouse_console_logger})
+    @dg.job(logger_defs={"console": terminal_logger(debug=debug, log_format=log_format)})
     def job() -> None:
         step()
 
-    result = job.execute_in_process(instance=instance, run_config={
-        "loggers": {"console": {"config": {"log_format": log_format, "log_level": log_level}}}})
+    result = job.execute_in_process(instance=instance, run_config={"loggers": {"console": {}}})
     return "inside a step", result, instance
 
 
@@ -168,7 +167,7 @@ def test_a_line_dagster_captures_is_printed_once_and_kept_in_the_run_log(
 def test_dagster_own_lines_are_in_the_warehouse_format(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(Settings(log_format="json"), io.StringIO())
 
-    _, result, _ = run_with_dagster_capturing("json", log_level="DEBUG")
+    _, result, _ = run_with_dagster_capturing("json", debug=True)
 
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
     events = {line.get("event"): line for line in lines}

@@ -6,6 +6,8 @@ migrations, as `docker compose up` makes them (see conftest.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -14,7 +16,9 @@ from psycopg.conninfo import conninfo_to_dict
 
 from loaders.pipeline import load_directory
 from sample_data import generate_dumps
-from tests.production.conftest import Logins, run_init_script
+from tests.conftest import create_database, drop_database
+from tests.dbt.dbt_harness import DbtWarehouse
+from tests.production.conftest import Logins, logins_on, run_init_script
 from kernel.settings import Settings
 from kernel.database import Warehouse, connect
 from loaders.sinks.base import migrate_raw
@@ -100,8 +104,27 @@ def test_analyst_cannot_create_schemas(logins: Logins) -> None:
     refused(logins.analyst, "CREATE SCHEMA scratch")
 
 
-def test_analyst_cannot_read_raw(logins: Logins) -> None:
-    refused(logins.analyst, "SELECT * FROM raw.load_ledger")
+@pytest.mark.parametrize("table", ["raw.measurements", "raw.assets", "raw.signals", "raw.schema_migrations"])
+def test_analyst_cannot_read_raw_rows(logins: Logins, table: str) -> None:
+    refused(logins.analyst, f"SELECT * FROM {table}")
+
+
+def test_analyst_reads_the_load_ledger_and_rejected_rows(logins: Logins) -> None:
+    # How the data got in is the analysts' (and the read API's) to see: migration 0005.
+    execute(logins.admin, "INSERT INTO raw.load_ledger (load_id, source_file, file_kind, size_bytes, sha256, "
+                          "started_at, status) VALUES (7, 'assets.json', 'assets', 10, 'abc', now(), 'failed'); "
+                          "INSERT INTO raw.rejected_rows VALUES (7, 'assets.json', 'assets', 3, '{', 'not JSON', now())")
+
+    assert execute(logins.analyst, "SELECT load_id, status FROM raw.load_ledger") == [(7, "failed")]
+    assert execute(logins.analyst, "SELECT line_number, reason FROM raw.rejected_rows") == [(3, "not JSON")]
+
+
+def test_analyst_reads_what_the_marts_reflect(logins: Logins) -> None:
+    # refresh_state's tables are made later, by dbt as the transformer.
+    execute(logins.transformer, "CREATE TABLE refresh_state.applied_loads AS SELECT 7::bigint AS load_id")
+
+    assert execute(logins.analyst, "SELECT load_id FROM refresh_state.applied_loads") == [(7,)]
+    refused(logins.analyst, "DELETE FROM refresh_state.applied_loads")
 
 
 def test_analyst_cannot_read_staging(logins: Logins) -> None:
@@ -172,6 +195,124 @@ def test_transformer_builds_analytics_from_raw(logins: Logins) -> None:
 
 def test_transformer_cannot_write_raw(logins: Logins) -> None:
     refused(logins.transformer, "DELETE FROM raw.assets")
+
+
+# --- dbt's grants: analysts read what dbt builds, whichever login builds it ---------------
+
+# Every relation dbt builds in analytics: the marts and the seed.
+ANALYTICS_RELATIONS = [
+    ("assets", "BASE TABLE"),
+    ("measurements", "BASE TABLE"),
+    ("measurements_hourly", "BASE TABLE"),
+    ("orphan_measurements", "BASE TABLE"),
+    ("signal_daily_quality", "BASE TABLE"),
+    ("signal_flatlines", "BASE TABLE"),
+    ("signals", "BASE TABLE"),
+    ("unit_plausible_ranges", "BASE TABLE"),
+]
+INCREMENTAL_MARTS = ["measurements", "measurements_hourly", "orphan_measurements",
+                     "signal_daily_quality", "signal_flatlines"]
+
+
+@dataclass(frozen=True)
+class DbtBuilt:
+    """A warehouse that dbt built twice (full, then incremental after a new dump)."""
+
+    logins: Logins
+    # the incremental marts' table oids after the first build and after the second
+    first_oids: dict[str, int]
+    second_oids: dict[str, int]
+
+
+def table_oids(dsn: str, names: list[str]) -> dict[str, int]:
+    return {name: execute(dsn, f"SELECT 'analytics.{name}'::regclass::oid")[0][0] for name in names}
+
+
+@pytest.fixture(scope="module", params=["one owner login", "split logins"])
+def dbt_built(request: pytest.FixtureRequest, pg_server_dsn: str,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtBuilt]:
+    """Dumps loaded and `dbt build` run twice, as one owner login or as loader + transformer.
+
+    One owner login: WAREHOUSE_PG_DSN only, the warehouse's admin, so loads and dbt run
+    as a login whose tables the migrations' default privileges (for the transformer's
+    tables) do not cover. The analysts' USAGE on analytics is revoked first, as a
+    database whose migrations never granted it: dbt's grants alone must let them in.
+    """
+    dsn = create_database(pg_server_dsn, prefix="grants")
+    try:
+        with logins_on(pg_server_dsn, dsn) as logins:
+            yield build_twice(logins, request.param, tmp_path_factory.mktemp("grants"))
+    finally:
+        drop_database(pg_server_dsn, dsn)
+
+
+def build_twice(logins: Logins, arrangement: str, workdir: Path) -> DbtBuilt:
+    execute(logins.admin, "REVOKE USAGE ON SCHEMA analytics FROM warehouse_analyst")
+    data_dir = workdir / "data"
+    if arrangement == "one owner login":
+        settings = Settings(_env_file=None, target="postgres", data_dir=data_dir,
+                            pg_dsn=logins.admin, transformer_pg_dsn=None)
+    else:
+        settings = Settings(_env_file=None, target="postgres", data_dir=data_dir,
+                            pg_dsn=logins.loader, transformer_pg_dsn=logins.transformer)
+    warehouse = DbtWarehouse(settings=settings, workdir=workdir)
+
+    generate_dumps(data_dir, rows=2_000, seed=5, files=1)
+    warehouse.load()
+    warehouse.dbt("build")
+    first_oids = table_oids(logins.admin, INCREMENTAL_MARTS)
+    generate_dumps(data_dir, rows=3_000, seed=6, files=2)
+    warehouse.load()
+    warehouse.dbt("build")
+    return DbtBuilt(logins, first_oids, table_oids(logins.admin, INCREMENTAL_MARTS))
+
+
+def test_dbt_builds_exactly_these_relations_in_analytics(dbt_built: DbtBuilt) -> None:
+    relations = execute(dbt_built.logins.admin, """
+        SELECT table_name, table_type FROM information_schema.tables
+        WHERE table_schema = 'analytics' ORDER BY table_name""")
+
+    assert relations == ANALYTICS_RELATIONS
+
+
+def test_the_second_build_was_incremental(dbt_built: DbtBuilt) -> None:
+    # The same tables, not rebuilt ones: what follows holds for grants that survive a refresh.
+    assert dbt_built.second_oids == dbt_built.first_oids
+
+
+@pytest.mark.parametrize("relation", [name for name, _ in ANALYTICS_RELATIONS])
+def test_analyst_reads_every_relation_dbt_builds(dbt_built: DbtBuilt, relation: str) -> None:
+    count = f"SELECT count(*) FROM analytics.{relation}"
+
+    assert execute(dbt_built.logins.analyst, count) == execute(dbt_built.logins.admin, count)
+
+
+@pytest.mark.parametrize("relation", [name for name, _ in ANALYTICS_RELATIONS])
+def test_analyst_cannot_write_any_relation_dbt_builds(dbt_built: DbtBuilt, relation: str) -> None:
+    (first_column,) = execute(dbt_built.logins.admin, f"""
+        SELECT column_name FROM information_schema.columns
+        WHERE table_schema = 'analytics' AND table_name = '{relation}'
+          AND ordinal_position = 1""")[0]
+    table = f"analytics.{relation}"
+    analyst = dbt_built.logins.analyst
+
+    refused(analyst, f"INSERT INTO {table} SELECT * FROM {table}")
+    refused(analyst, f"UPDATE {table} SET {first_column} = {first_column}")
+    refused(analyst, f"DELETE FROM {table}")
+    refused(analyst, f"TRUNCATE {table}")
+    refused(analyst, f"DROP TABLE {table}")
+
+
+def test_analyst_cannot_read_the_staging_views_dbt_builds(dbt_built: DbtBuilt) -> None:
+    refused(dbt_built.logins.analyst, "SELECT count(*) FROM staging.stg_raw__measurements")
+
+
+def test_analyst_is_granted_select_in_analytics_and_nothing_else(dbt_built: DbtBuilt) -> None:
+    privileges = execute(dbt_built.logins.admin, """
+        SELECT DISTINCT privilege_type FROM information_schema.role_table_grants
+        WHERE table_schema = 'analytics' AND grantee = 'warehouse_analyst'""")
+
+    assert privileges == [("SELECT",)]
 
 
 # --- migrations and init script ---------------------------------------------------------

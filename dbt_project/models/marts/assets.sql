@@ -1,6 +1,6 @@
 select
     asset_id,
-    cast(asset_name as text) as asset_name,
+    cast(asset_name as {{ dbt.type_string() }}) as asset_name,
     latitude,
     longitude
 from {{ ref('stg_raw__assets') }}

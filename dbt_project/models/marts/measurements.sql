@@ -11,10 +11,10 @@
     )
 }}
 -- One row per real reading: (signal, UTC time) is unique, signals unknown to signal.json
--- are left out (see orphan_measurements). The duplicate rule: raw rows with the same
--- signal and time collapse into one, the row from the most recent load winning, then the
--- later line within the file; exact duplicates collapse the same way. duplicates_dropped
--- counts the raw rows each reading won over.
+-- are left out (see orphan_measurements). The duplicate rule (macros/duplicate_rule.sql):
+-- raw rows with the same signal and time collapse into one, the row from the most recent
+-- load winning, then the later line within the file; exact duplicates collapse the same
+-- way. duplicates_dropped counts the raw rows each reading won over.
 -- Incremental: the pre-hook deletes the batch's (signal, day) pairs and this query
 -- recomputes them from every current load with readings on them (macros/refresh_batch.sql).
 -- The ledger decides which loads are current and which the refresh batch holds
@@ -45,8 +45,7 @@ ranked as (
 
     select
         *,
-        {{ latest_first_rank(['signal_id', 'measured_at']) }} as precedence,
-        count(*) over (partition by signal_id, measured_at) as raw_rows
+        {{ duplicate_rule(['signal_id', 'measured_at']) }}
     from readings
 
 )
@@ -56,6 +55,6 @@ select
     measured_at,
     value,
     load_id,
-    cast(raw_rows - 1 as bigint) as duplicates_dropped
+    cast(duplicates_dropped as bigint) as duplicates_dropped
 from ranked
-where precedence = 1
+where duplicate_rank = 1

@@ -14,7 +14,7 @@
 
 select
     load_id,
-    cast(source_file as text) as source_file,
+    cast(source_file as {{ dbt.type_string() }}) as source_file,
     signal_id,
     cast(count(*) as bigint) as n_readings,
     min(measured_at) as first_measured_at,

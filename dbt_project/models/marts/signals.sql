@@ -14,10 +14,10 @@ ranges as (
 
 select
     signals.signal_id,
-    cast(signals.signal_gid as text) as signal_gid,
+    cast(signals.signal_gid as {{ dbt.type_string() }}) as signal_gid,
     signals.asset_id,
-    cast(signals.signal_name as text) as signal_name,
-    cast(signals.unit as text) as unit,
+    cast(signals.signal_name as {{ dbt.type_string() }}) as signal_name,
+    cast(signals.unit as {{ dbt.type_string() }}) as unit,
     signals.nominal_voltage_kv,
     cast(coalesce(at_level.min_value, for_unit.min_value) as double precision) as plausible_min,
     cast(coalesce(at_level.max_value, for_unit.max_value) as double precision) as plausible_max

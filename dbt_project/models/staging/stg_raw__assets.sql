@@ -1,6 +1,6 @@
 -- One row per asset. raw.assets keeps every row of every current assets file; when an
 -- asset id appears more than once, the row from the most recent load wins, then the
--- later line of the file (the same rule as for measurements).
+-- later line of the file: the same rule as for measurements (macros/duplicate_rule.sql).
 with source as (
 
     select * from {{ source('raw', 'assets') }}
@@ -17,8 +17,7 @@ ranked as (
         load_id,
         source_file,
         line_number,
-        {{ latest_first_rank(["asset_id"]) }} as version_rank,
-        count(*) over (partition by asset_id) - 1 as duplicates_dropped
+        {{ duplicate_rule(['asset_id']) }}
     from source
 
 )
@@ -33,4 +32,4 @@ select
     source_file,
     cast(line_number as bigint) as line_number
 from ranked
-where version_rank = 1
+where duplicate_rank = 1

@@ -1,4 +1,5 @@
--- One row per signal, deduplicated like assets (most recent load, then later line).
+-- One row per signal, deduplicated like assets (most recent load, then later line:
+-- macros/duplicate_rule.sql).
 -- Signal names are SCADA tags `STA SUB VVV BAY QUANTITY`: characters 7-9 hold the
 -- nominal voltage level of the bay in kV (BEZOBF110BIRMENU_L12 -> 110).
 with source as (
@@ -18,8 +19,7 @@ ranked as (
         load_id,
         source_file,
         line_number,
-        {{ latest_first_rank(["signal_id"]) }} as version_rank,
-        count(*) over (partition by signal_id) - 1 as duplicates_dropped
+        {{ duplicate_rule(['signal_id']) }}
     from source
 
 ),
@@ -30,7 +30,7 @@ named as (
         *,
         substring(signal_name, 7, 3) as voltage_level_text
     from ranked
-    where version_rank = 1
+    where duplicate_rank = 1
 
 )
 

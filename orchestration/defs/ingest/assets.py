@@ -16,6 +16,7 @@ from kernel.settings import Settings
 from loaders.dump_kinds import DUMP_KINDS, dump_kind
 from orchestration.defs.ingest.dump_files import DUMP_KEYS, load_observation
 from orchestration.defs.ingest.ledger_queries import current_rows_by_kind, rejected_rows_total
+from orchestration.defs.reader_snapshot import publish_for_analysts, run_has_dbt_step
 from orchestration.defs.table_metadata import Relation, describe, markdown_table
 from orchestration.defs.warehouse_access import exclusive_writer, retrying_transient_errors
 
@@ -107,6 +108,8 @@ def raw_tables(
             metadata={"failed_files": [r.source_file for r in failed]},
             allow_retries=False,
         )
+    if not run_has_dbt_step(context):
+        publish_for_analysts(context, settings)
 
 
 def _materializations(
