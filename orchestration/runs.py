@@ -93,8 +93,10 @@ def run_job(settings: Settings, job_name: str, *, run_config: Mapping[str, Any] 
     from orchestration.instance import open_instance
 
     job = build_definitions(settings).resolve_job_def(job_name)
-    # The run's event log keeps everything; the terminal what terminal_logger lets through.
-    job = job.with_logger_defs({"console": terminal_logger(debug=settings.log_level == "DEBUG")})
+    # The run's event log keeps everything; the terminal what terminal_logger lets through,
+    # in the warehouse's format (WAREHOUSE_LOG_FORMAT).
+    job = job.with_logger_defs({"console": terminal_logger(
+        debug=settings.log_level == "DEBUG", log_format=settings.log_format)})
     instance = instance or open_instance(settings)
     dead = fail_dead_runs(instance, by=f"a new {job_name} run (pid {os.getpid()})")
     started = time.perf_counter()
@@ -139,53 +141,46 @@ def record_failed(settings: Settings, instance: DagsterInstance, run_ids: list[s
 _NOT_EXECUTED = re.compile(r"^Dependencies for step .* Not executing\.$", re.DOTALL)
 
 
-def terminal_logger(*, debug: bool) -> Any:
-    """The Dagster logger of an in-process run's terminal.
+def terminal_logger(*, debug: bool, log_format: str = "text") -> Any:
+    """The Dagster logger of an in-process run's terminal, in the warehouse's format.
 
-    With `debug`, Dagster's own console logger at DEBUG: every event, every stack trace.
-    Otherwise INFO and above, one line each: an event carrying an error shows the error's
-    cause in one line, the run's final failure event is left to the report, and the
-    "Dependencies for step ... Not executing" lines that follow a failed step are dropped.
+    With `debug`, every event at DEBUG, an error with its stack trace. Otherwise INFO and
+    above, one line each: an event carrying an error shows the error's cause in one line,
+    the run's final failure event is left to the report, and the "Dependencies for step
+    ... Not executing" lines that follow a failed step are dropped. Text or JSON lines
+    (orchestration/run_console.py), the run id and the step in their fields.
     """
     import dagster as dg
 
-    if debug:
-        return dg.colored_console_logger.configured({"log_level": "DEBUG"})
+    from kernel.logging_config import make_handler
+    from orchestration.run_console import DagsterLineFilter
 
-    @dg.logger(description="One line per INFO event or log line; errors as their cause, no traces.")
-    def one_line_console(init_context: dg.InitLoggerContext) -> logging.Logger:
-        logger = logging.Logger("dagster", logging.INFO)  # a logger of its own: not registered
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s - dagster - %(levelname)s - %(message)s",
-                                               "%Y-%m-%d %H:%M:%S %z"))
-        handler.addFilter(_one_line)
+    @dg.logger(description="The run's lines in the warehouse's format; without debug, one line each.")
+    def warehouse_console(init_context: dg.InitLoggerContext) -> logging.Logger:
+        logger = logging.Logger("dagster", logging.DEBUG if debug else logging.INFO)  # not registered
+        handler = make_handler(log_format)
+        lines = [DagsterLineFilter()] if debug else [_worth_a_line, DagsterLineFilter(_one_line_error)]
+        handler.filters[0:0] = lines
         logger.addHandler(handler)
         return logger
 
-    return one_line_console
+    return warehouse_console
 
 
-def _one_line(record: logging.LogRecord) -> bool:
-    from orchestration.defs.alerts.failed_runs import failure_message
-
+def _worth_a_line(record: logging.LogRecord) -> bool:
     meta = getattr(record, "dagster_meta", None)
     if not isinstance(meta, dict):
         return True
     event = meta.get("dagster_event")
-    text = str(meta.get("orig_message") or "")
-    if event is None and _NOT_EXECUTED.match(text):
+    if event is None and _NOT_EXECUTED.match(str(meta.get("orig_message") or "")):
         return False
-    if event is not None and event.is_run_failure:
-        return False
-    error = getattr(event.event_specific_data, "error", None) if event is not None else None
-    if error is not None:
-        text = f"{text.rstrip('.:')}: {one_line(failure_message(error))}"
-    parts = [meta.get("job_name"), meta.get("run_id"), meta.get("step_key"),
-             event.event_type_value if event is not None else None, text]
-    record.msg = " - ".join(str(part) for part in parts if part)
-    record.args = ()
-    record.exc_info = None
-    return True
+    return not (event is not None and event.is_run_failure)
+
+
+def _one_line_error(message: str, error: Any) -> str:
+    from orchestration.defs.alerts.failed_runs import failure_message
+
+    return f"{message.rstrip('.:')}: {one_line(failure_message(error))}"
 
 
 def one_line(text: str) -> str:

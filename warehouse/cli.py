@@ -189,10 +189,10 @@ def _run_job_and_report(settings: Settings, job_name: str, run_config: dict | No
             # and dbt load (no run is started, so none is recorded).
             connect(settings.warehouse, "loader").close()
         from orchestration.runs import print_run_report, run_job
-        from warehouse.console import console
+        from warehouse.console import console, dbt_progress_on_terminal
 
-        # dbt's own output is progress: to stderr, leaving stdout to the report.
-        with contextlib.redirect_stdout(sys.stderr):
+        # Whatever else prints during the run is progress: to stderr, leaving stdout to the report.
+        with contextlib.redirect_stdout(sys.stderr), dbt_progress_on_terminal(settings.log_format):
             report = run_job(settings, job_name, run_config=run_config)
         print_run_report(report, console)
     except KeyboardInterrupt:

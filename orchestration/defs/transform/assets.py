@@ -2,8 +2,9 @@
 
 The step holds the warehouse's writer lock while dbt runs and buffers dbt's events until
 dbt exits: only then may this process open DuckDB to count each table's rows, which
-it adds to the materializations before handing them to Dagster. When it succeeds it
-publishes the analysts' copy of a DuckDB warehouse (orchestration.defs.reader_snapshot).
+it adds to the materializations before handing them to Dagster. dbt's lines are logged
+as they come (dbt_output.py). When it succeeds it publishes the analysts' copy of a
+DuckDB warehouse (orchestration.defs.reader_snapshot).
 """
 
 import json
@@ -19,6 +20,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, dbt_assets
 
 from orchestration.defs.dead_runs import record_subprocess
+from orchestration.defs.transform.dbt_output import relayed_events
 from orchestration.defs.reader_snapshot import publish_for_analysts
 from orchestration.defs.table_metadata import Relation, column_schema, preview, row_count
 from orchestration.defs.transform.refresh_plan import (
@@ -132,7 +134,7 @@ def build_dbt_models(translator: DagsterDbtTranslator, manifest_path: Path) -> d
             with dbt_environment(settings):
                 invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_path)
             with dbt_stopped_on_exit(context, invocation):
-                events = list(invocation.stream())
+                events = list(relayed_events(invocation))
             error = invocation.get_error()
             if error is None and whole_graph:
                 record_applied_project(settings, fingerprint)
