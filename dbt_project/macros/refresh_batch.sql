@@ -11,7 +11,9 @@
     load_coverage    per measurement load, the (signal, day) pairs its readings fall on,
                      with their count; written before any mart reads the load, kept until
                      a successful build no longer reflects the load, so a load replaced or
-                     removed later still says which pairs it touched (even after a crash)
+                     removed later still says which pairs it touched (even after a crash);
+                     its days come from the marts' own conversion to UTC, daylight-saving
+                     time included (macros/local_time.sql)
     applied_signals  the signal catalogue (ids and plausible ranges) the marts reflect
     pending_signals  signals whose membership or range changed since then; kept until a
                      successful build, so a change that a crashed run half-applied is
@@ -158,7 +160,7 @@
          where load_id not in (select load_id from current_loads)",
     ]) -%}
 
-    {#- Coverage of the measurement loads not covered yet, read from raw before any mart reads them. -#}
+    {#- Coverage of the measurement loads not covered yet, read from raw before any mart reads them, with the marts' own conversion to UTC (macros/local_time.sql). -#}
     {%- set uncovered = run_query(
         "select load_id from " ~ refresh_state('batch_loads') ~ "
          where file_kind = 'measurements' and change <> 'removed'
@@ -168,14 +170,9 @@
     {%- if uncovered -%}
         {%- do statements.append(
             "insert into " ~ refresh_state('load_coverage') ~ " (load_id, signal_id, day_utc, readings)
-             select
-                 cast(load_id as bigint),
-                 cast(signal_id as bigint),
-                 cast(cast(" ~ to_utc('ts') ~ " as timestamp) as date),
-                 cast(count(*) as bigint)
-             from " ~ raw_measurements ~ "
-             where " ~ in_list('load_id', uncovered) ~ "
-             group by 1, 2, 3") -%}
+             select load_id, signal_id, cast(measured_at as date), cast(count(*) as bigint)
+             from (" ~ readings_in_utc(raw_measurements, where=in_list('load_id', uncovered)) ~ ") as readings
+             group by load_id, signal_id, cast(measured_at as date)") -%}
     {%- endif -%}
     {%- do statements.extend([
         "insert into " ~ refresh_state('pending_signals') ~ " (signal_id)
