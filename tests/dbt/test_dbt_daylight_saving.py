@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from dbt_harness import DbtWarehouse, new_warehouse
@@ -274,3 +275,31 @@ def test_a_replaced_file_is_read_anew_and_refreshes_exactly(dst_warehouse: DstWa
     assert instants(incremental["measurements"]) == {
         (r.signal_id, r.at): (r.value, r.flag) for r in expected}
 
+
+def test_a_changed_source_zone_is_refreshed_exactly_after_the_full_rebuild(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The full build a changed zone asks for also recomputes which days each load covers,
+    so that a later replacement removes its readings from the days they now lie on."""
+    with new_warehouse(request, tmp_path, "duckdb") as warehouse:
+        write_catalogue(warehouse)
+        first = Dump()
+        first.block([Reading(BUSY, datetime(2022, 1, 9, 23, 30), 110.0),
+                     Reading(BUSY, datetime(2022, 1, 10, 6), 111.0)])
+        first.write(warehouse.data_dir / "measurements_001.csv")
+        warehouse.settings = warehouse.settings.model_copy(update={"source_timezone": "UTC"})
+        warehouse.load()
+        warehouse.dbt("build", *MODELS_ONLY)
+        # read as Zurich time now: 00:30 on Jan 10 is 23:30 UTC on Jan 9
+        warehouse.settings = warehouse.settings.model_copy(
+            update={"source_timezone": "Europe/Zurich"})
+        warehouse.dbt("build", "--full-refresh", *MODELS_ONLY)
+        second = Dump()
+        second.block([Reading(BUSY, datetime(2022, 1, 10, 6), 111.0)])
+        second.write(warehouse.data_dir / "measurements_001.csv")
+        warehouse.load()
+        warehouse.dbt("build", *MODELS_ONLY)
+        incremental = snapshot(warehouse)
+        assert [row[1] for row in incremental["measurements"]] == [datetime(2022, 1, 10, 6)]
+        warehouse.dbt("build", "--full-refresh", *MODELS_ONLY)
+        assert snapshot(warehouse) == incremental
