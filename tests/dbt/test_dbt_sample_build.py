@@ -286,11 +286,12 @@ def test_marts_have_the_contracted_column_types(sample_warehouse: BuiltWarehouse
         )
     )
     types = {
-        "duckdb": {"bigint": "bigint", "timestamp": "timestamp", "double": "double"},
+        "duckdb": {"bigint": "bigint", "timestamp": "timestamp", "double": "double", "text": "varchar"},
         "postgres": {
             "bigint": "bigint",
             "timestamp": "timestamp without time zone",
             "double": "double precision",
+            "text": "text",
         },
     }[warehouse.settings.target]
     assert columns == {
@@ -299,6 +300,7 @@ def test_marts_have_the_contracted_column_types(sample_warehouse: BuiltWarehouse
         "value": types["double"],
         "load_id": types["bigint"],
         "duplicates_dropped": types["bigint"],
+        "local_time_flag": types["text"],
     }
 
 
