@@ -21,9 +21,9 @@
     {%- set rows = "select scoped.* from " ~ relation ~ " as scoped " -%}
     {%- if name == 'measurements' and relation.schema == 'analytics' -%}
         {{ return(rows ~ join_batch_pairs('scoped.signal_id', 'scoped.measured_at')) }}
-    {%- elif name == 'measurements_hourly' -%}
-        {{ return(rows ~ join_batch_pairs('scoped.signal_id', 'scoped.hour_utc')) }}
-    {#- These two are scoped by what their pre-hooks recomputed; without it (a full build of the model) the whole table. -#}
+    {#- These are scoped by what their pre-hooks recomputed; without it (a full build of the model) the whole table. -#}
+    {%- elif name in time_weighted_marts() and refresh_state_exists(name ~ '_days') -%}
+        {{ return(rows ~ join_batch_pairs('scoped.signal_id', 'scoped.' ~ time_weighted_marts()[name], pairs=name ~ '_days')) }}
     {%- elif name == 'signal_daily_quality' and refresh_state_exists('quality_days') -%}
         {{ return(rows ~ "where (scoped.signal_id, scoped.day_utc) in (select signal_id, day_utc from " ~ refresh_state('quality_days') ~ ")") }}
     {%- elif name == 'signal_flatlines' and refresh_state_exists('flat_windows') -%}

@@ -17,8 +17,8 @@
     coverage_conversion  the digest of that conversion's SQL when the coverage of every
                      load was last computed: a full build after the conversion changed
                      (source time zone, zone database, rule) computes all of it anew
-    applied_signals  the signal catalogue (ids and plausible ranges) the marts reflect
-    pending_signals  signals whose membership or range changed since then; kept until a
+    applied_signals  the signal catalogue (ids, plausible ranges and units) the marts reflect
+    pending_signals  signals whose membership, range or unit changed since then; kept until a
                      successful build, so a change that a crashed run half-applied is
                      finished by the next run even if it was reverted meanwhile
 
@@ -43,7 +43,7 @@
 {# The incremental models whose success, all together, lets the batch count as applied. #}
 {% macro refresh_family() -%}
     {{ return(['measurements', 'measurements_hourly', 'orphan_measurements', 'signal_flatlines',
-               'signal_daily_quality']) }}
+               'signal_daily_quality', 'measurements_15min', 'signal_daily']) }}
 {%- endmacro %}
 
 {% macro refresh_state(name) -%}
@@ -136,7 +136,8 @@
         "drop table if exists " ~ staging,
         "drop table if exists " ~ staging.incorporate(path={'identifier': 'measurement_inputs_applied'}),
         "create table if not exists " ~ refresh_state('load_coverage') ~ " (load_id bigint not null, signal_id bigint not null, day_utc date not null, readings bigint not null)",
-        "create table if not exists " ~ refresh_state('applied_signals') ~ " (signal_id bigint not null, plausible_min double precision, plausible_max double precision)",
+        "create table if not exists " ~ refresh_state('applied_signals') ~ " (signal_id bigint not null, plausible_min double precision, plausible_max double precision, unit " ~ dbt.type_string() ~ ")",
+        "alter table " ~ refresh_state('applied_signals') ~ " add column if not exists unit " ~ dbt.type_string(),
         "create table if not exists " ~ refresh_state('pending_signals') ~ " (signal_id bigint not null)",
         "drop table if exists " ~ refresh_state('batch_loads'),
         "create table " ~ refresh_state('batch_loads') ~ " as
@@ -344,8 +345,8 @@
         "delete from " ~ refresh_state('load_coverage') ~ "
          where load_id in (select load_id from " ~ refresh_state('batch_loads') ~ " where change = 'removed')",
         "delete from " ~ refresh_state('applied_signals'),
-        "insert into " ~ refresh_state('applied_signals') ~ " (signal_id, plausible_min, plausible_max)
-         select signal_id, plausible_min, plausible_max from "
+        "insert into " ~ refresh_state('applied_signals') ~ " (signal_id, plausible_min, plausible_max, unit)
+         select signal_id, plausible_min, plausible_max, unit from "
             ~ api.Relation.create(database=target.database, schema='analytics', identifier='signals'),
         "delete from " ~ refresh_state('pending_signals'),
     ]) -%}

@@ -38,7 +38,9 @@ ANALYTICS_TABLES = (
     "signals",
     "measurements",
     "measurements_hourly",
+    "measurements_15min",
     "signal_daily_quality",
+    "signal_daily",
     "orphan_measurements",
 )
 

@@ -15,6 +15,8 @@ import pytest
 from dbt_harness import DBT_PROJECT_DIR, SAMPLE_DATA, BuiltWarehouse
 from sample_expectations import Expected
 
+import time_weighted_expectations as recompute
+
 from kernel.paths import PROJECT_ROOT
 
 READMES = [PROJECT_ROOT / "README.md", SAMPLE_DATA / "README.md", DBT_PROJECT_DIR / "README.md"]
@@ -23,6 +25,8 @@ SAMPLE_TODAY = "date '2022-02-07'"
 SCHEMAS = ("raw", "analytics")
 BEZOBF110AIROLOU_L12 = 432284
 LAUFLA220SOAZZAU_L12 = 424699
+GRYAAT220TR_2_P = 439504
+YESTERDAY = date(2022, 2, 6)
 
 
 def sql_statements(readme: Path) -> list[str]:
@@ -87,6 +91,49 @@ def check_unusual_silences(rows: list[tuple], expected: Expected) -> None:
     assert row[-1] == pytest.approx(usual["max_gap_seconds"].median() / 3600, rel=1e-9)
 
 
+def catalogue() -> pl.DataFrame:
+    return recompute.signal_catalogue(SAMPLE_DATA / "signal.json")
+
+
+def check_transformer_energy(rows: list[tuple], expected: Expected) -> None:
+    # data/: three transformers have power signals, GRYAAT220TR_2 active (MW), the two
+    # others reactive (MVAr); each is covered all day
+    signals = catalogue()
+    days = recompute.daily(expected.measurements, dict(zip(signals["signal_id"], signals["unit"], strict=True)))
+    wanted = (
+        days.filter(day_utc=YESTERDAY)
+        .join(signals, on="signal_id")
+        .filter(pl.col("signal_name").str.slice(9, 3) == "TR_", pl.col("unit").is_in(["kW", "MW", "MVAr"]))
+        .group_by(transformer=pl.col("signal_name").str.head(-3))
+        .agg(active=pl.col("energy_kwh").sum() / 1000, reactive=pl.col("reactive_energy_kvarh").sum() / 1000)
+        .sort("transformer")
+    )
+    assert [row[:2] for row in rows] == [("UW Bassecourt", "BASJUR110TR_1"), ("UW Grynau", "GRYAAT220TR_2"),
+                                         ("UW Mühleberg", "MUHWIL110TR_3")]
+    by_name = {row[1]: row for row in rows}
+    for transformer, active, reactive in wanted.iter_rows():
+        _, _, active_mwh, reactive_mvarh, coverage = by_name[transformer]
+        assert (active_mwh is None) == (transformer != "GRYAAT220TR_2")
+        assert (active_mwh or 0.0) == pytest.approx(active, rel=1e-9)
+        assert (reactive_mvarh or 0.0) == pytest.approx(reactive, rel=1e-9)
+        assert coverage == 1.0
+    assert by_name["GRYAAT220TR_2"][2] > 1000  # a 220 kV transformer: GWh a day
+
+
+def check_load_profile(rows: list[tuple], expected: Expected) -> None:
+    intervals = recompute.fifteen_minutes(expected.measurements, {GRYAAT220TR_2_P: "MW"}).filter(
+        pl.col("signal_id") == GRYAAT220TR_2_P, pl.col("interval_start_utc").dt.date() == YESTERDAY)
+    # the sample's last reading is at 23:59:50 Swiss time (22:59:50 UTC): 92 intervals
+    assert len(rows) == intervals.height == 92
+    assert [row[0] for row in rows] == intervals["interval_start_utc"].to_list()
+    assert [row[1] for row in rows] == pytest.approx(intervals["avg_time_weighted"].to_list(), rel=1e-9)
+    assert [row[2] for row in rows] == pytest.approx((intervals["energy_kwh"] / 1000).to_list(), rel=1e-9)
+    assert [row[3] for row in rows] == pytest.approx((intervals["covered_seconds"] / 900).to_list(), rel=1e-9)
+    assert [row[4] for row in rows] == intervals["readings"].to_list()
+    # an interval's energy is its average power over the covered quarter hour
+    assert all(energy == pytest.approx(avg * share / 4, rel=1e-9) for _, avg, energy, share, _ in rows)
+
+
 CHECKS: dict[str, Callable[[list[tuple], Expected], None]] = {
     "what was loaded, and does it reconcile?": check_ledger,
     "why were rows rejected?": check_reject_reasons,
@@ -94,13 +141,16 @@ CHECKS: dict[str, Callable[[list[tuple], Expected], None]] = {
         check_last_weeks_hours,
     "signals silent yesterday for far longer than usual: the day's longest silence is more":
         check_unusual_silences,
+    "energy through each transformer yesterday (UTC), and the share of the day its readings cover":
+        check_transformer_energy,
+    "15-minute load profile of one transformer yesterday (UTC): average power and energy": check_load_profile,
 }
 
 
 def test_the_readmes_hold_the_queries_this_file_checks() -> None:
     titles = {name.split(": ", 1)[1] for name, _ in readme_queries()}
     assert titles == set(CHECKS), "a README query without a check here, or a check of no query"
-    assert len(readme_queries()) == 6
+    assert len(readme_queries()) == 10
 
 
 @pytest.mark.parametrize(("name", "statement"), readme_queries(),
@@ -164,9 +214,9 @@ def test_the_readmes_tables_of_columns_are_all_read() -> None:
     assert {table for readme, table in tables if readme == "README.md"} == {
         "raw.assets", "raw.signals", "raw.measurements", "raw.rejected_rows", "raw.load_ledger",
         "analytics.assets", "analytics.signals", "analytics.measurements",
-        "analytics.measurements_hourly", "analytics.signal_daily_quality",
-        "analytics.signal_flatlines", "analytics.orphan_measurements"}
-    assert len({table for readme, table in tables if readme == "dbt_project/README.md"}) == 8
+        "analytics.measurements_hourly", "analytics.measurements_15min", "analytics.signal_daily",
+        "analytics.signal_daily_quality", "analytics.signal_flatlines", "analytics.orphan_measurements"}
+    assert len({table for readme, table in tables if readme == "dbt_project/README.md"}) == 10
 
 
 def test_every_column_the_readmes_name_exists(sample_warehouse: BuiltWarehouse) -> None:

@@ -1,44 +1,24 @@
 """Incremental runs give exactly the tables a full refresh gives, and recompute only what
 the new loads touched: after a new dump, a re-export of earlier days, a replaced file, a
-new signal, a signal removed, a changed plausible range, and a stuck stretch split and
-joined again. Each step is compared table for table with `--full-refresh` over the same
-raw data (same load ids)."""
+new signal, a signal removed, a changed plausible range or unit, a stuck stretch split and
+joined again, and a value held across midnight into a day no load touched. Each step is
+compared table for table (every analytics table, the time-weighted ones included) with
+`--full-refresh` over the same raw data (same load ids)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from dbt_harness import ANALYTICS_TABLES, SAMPLE_DUMPS, BuiltWarehouse, DbtRun, DbtWarehouse, new_warehouse
+from hand_made_dumps import ASSETS, write_dump, write_signals
 
-BOM = "\ufeff"
-ASSETS = '[{"AssetID": "1", "Latitude": "47.5568277613", "Longitude": "8.2338560914", "descri": "UW Beznau"}]\n'
 # Incremental runs run the data tests too (scoped to the batch); the full refresh that
 # each is compared with builds models only.
 NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
 MODELS_ONLY = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
 COMPARED_TABLES = (*ANALYTICS_TABLES, "analytics.signal_flatlines")
-
-
-def signal_record(signal_id: int, unit: str = "kV") -> str:
-    name = f"BEZOBF110BIRMENU_L{signal_id:02d}"
-    return (f'{{"SignalGId": "00000000-0000-4000-8000-0000000000{signal_id:02d}", "SignalId": "{signal_id}", '
-            f'"SignalName": "{name}", "AssetId": "1", "Unit": "{unit}"}}')
-
-
-def write_signals(warehouse: DbtWarehouse, *signals: int | tuple[int, str]) -> None:
-    records = [signal_record(*(s if isinstance(s, tuple) else (s,))) for s in signals]
-    (warehouse.data_dir / "signal.json").write_text("[" + ",\n".join(records) + "]\n")
-
-
-def write_dump(warehouse: DbtWarehouse, name: str, readings: Iterable[tuple[int, datetime, float]]) -> None:
-    """A dump in the operator's dialect; times are Swiss local time (the harness's zone)."""
-    lines = ["Ts|SignalId|MeasurementValue"]
-    lines += [f"{at:%Y-%m-%d %H:%M:%S}.000|{signal}|{str(value).replace('.', ',')}"
-              for signal, at, value in readings]
-    (warehouse.data_dir / name).write_text(BOM + "\n".join(lines) + "\n", encoding="utf-8")
 
 
 def every(signal: int, start: str, hours: float, step_minutes: int, value) -> list[tuple[int, datetime, float]]:
@@ -144,13 +124,21 @@ def test_every_kind_of_change_refreshes_to_exactly_the_full_refresh(
         assert "refresh_state" in run.result(KEY_TEST)["compiled_code"]
 
         # 2. a re-export of earlier days: signal 2's first reading moves to Jan 7, with a
-        #    silent day before its old first day (Jan 10 00:00 in Zurich is Jan 9 23:00 UTC)
+        #    silent day before its old first day (Jan 10 00:00 in Zurich is Jan 9 23:00 UTC);
+        #    signal 3, whose last reading was at 20:00 UTC on Jan 12, reads once more at 22:30
+        #    UTC: its value holds into Jan 13 (until 04:30, the 6 h limit), a day no reading
+        #    of this dump falls on
         write_dump(warehouse, "measurements_003.csv",
-                   every(2, "2022-01-07 10:00", 2, 20, moving) + every(1, "2022-01-10 06:00", 1, 10, 108.0))
+                   every(2, "2022-01-07 10:00", 2, 20, moving) + every(1, "2022-01-10 06:00", 1, 10, 108.0)
+                   + [(3, datetime(2022, 1, 12, 23, 30), 101.0)])
         refresh_equals_full_refresh(warehouse)
         assert warehouse.rows(
             "select n from analytics.signal_daily_quality where signal_id = 2 "
             "and day_utc between date '2022-01-07' and date '2022-01-09' order by day_utc") == [(6,), (0,), (3,)]
+        assert warehouse.rows(
+            "select readings, covered_seconds, avg_time_weighted from analytics.signal_daily "
+            "where signal_id = 3 and day_utc = date '2022-01-13'") == [(0, 4.5 * 3600, 101.0)]
+        assert (3, date(2022, 1, 13)) not in warehouse.rows("select signal_id, day_utc from refresh_state.batch_pairs")
 
         # 3. the second dump is replaced: the split reading and the last two days are gone,
         #    so the stretch is whole again and the end of the data moves back
@@ -160,13 +148,19 @@ def test_every_kind_of_change_refreshes_to_exactly_the_full_refresh(
         assert warehouse.scalar("select max(day_utc) from analytics.signal_daily_quality").isoformat() == "2022-01-12"
 
         # 4. signal 9 joins the catalogue (its readings leave orphan_measurements), signal 3
-        #    changes unit (so its plausible range changes), and signal 2 leaves (its
-        #    readings become orphans, its days go)
+        #    changes unit (so its plausible range changes, and it has energy now), and
+        #    signal 2 leaves (its readings become orphans, its days go)
+        assert warehouse.scalar("select count(energy_kwh) from analytics.measurements_15min where signal_id = 3") == 0
         write_signals(warehouse, 1, (3, "MW"), 9)
         refreshed, _ = refresh_equals_full_refresh(warehouse)
         assert {row[2] for row in refreshed["orphan_measurements"]} == {2}
         assert warehouse.scalar("select count(*) from analytics.measurements where signal_id = 9") == 4
-        assert warehouse.scalar("select count(*) from analytics.signal_daily_quality where signal_id = 2") == 0
+        for table in ("signal_daily_quality", "signal_daily", "measurements_15min", "measurements_hourly"):
+            assert warehouse.scalar(f"select count(*) from analytics.{table} where signal_id = 2") == 0, table
+        # (its last reading is now the end of the data: it holds for no time, and has no energy)
+        assert warehouse.rows(
+            "select count(*), count(energy_kwh) from analytics.measurements_15min "
+            "where signal_id = 3 and covered_seconds > 0") == [(2 * 24 * 4 + 22 * 4 + 2, 2 * 24 * 4 + 22 * 4 + 2)]
 
         # 5. nothing new: nothing to recompute, nothing changes
         run = warehouse.dbt("build", *NO_UNIT_TESTS)

@@ -75,6 +75,8 @@ def test_analysts_are_granted_the_analytics_schema_on_postgres_only(
         ("analytics", "signals"): analyst,
         ("analytics", "measurements"): analyst,
         ("analytics", "measurements_hourly"): analyst,
+        ("analytics", "measurements_15min"): analyst,
+        ("analytics", "signal_daily"): analyst,
         ("analytics", "orphan_measurements"): analyst,
         ("analytics", "signal_daily_quality"): analyst,
         ("analytics", "signal_flatlines"): analyst,

@@ -15,8 +15,8 @@ from orchestration.instance import open_instance
 from kernel.settings import Settings
 
 RAW = ["assets", "signals", "measurements", "rejected_rows", "load_ledger"]
-MARTS = ["assets", "signals", "measurements", "measurements_hourly", "signal_daily_quality",
-         "orphan_measurements"]
+MARTS = ["assets", "signals", "measurements", "measurements_hourly", "measurements_15min",
+         "signal_daily_quality", "signal_daily", "orphan_measurements"]
 
 
 @pytest.fixture(scope="module")

@@ -86,10 +86,10 @@ def test_warehouse_verify_exits_1_when_an_error_check_fails(duckdb_build: Build,
     rows = [line.split("│")[1:4] for line in completed.stdout.splitlines() if line.startswith("│")]
     assert [cell.strip() for cell in rows[0]] == ["analytics/measurements", "assert_measurement_files_reconcile",
                                                   "failed"]
-    assert "checks: 62 passed, 3 warned, 1 failed" in completed.stdout
+    assert "checks: 86 passed, 3 warned, 1 failed" in completed.stdout
 
 
 def test_warehouse_verify_exits_0_and_prints_the_checks_on_a_sound_warehouse(duckdb_build: Build) -> None:
     completed = warehouse_verify(duckdb_build, duckdb_build.settings.duckdb_path)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "checks: 63 passed, 3 warned, 0 failed" in completed.stdout
+    assert "checks: 87 passed, 3 warned, 0 failed" in completed.stdout

@@ -203,15 +203,17 @@ def test_transformer_cannot_write_raw(logins: Logins) -> None:
 ANALYTICS_RELATIONS = [
     ("assets", "BASE TABLE"),
     ("measurements", "BASE TABLE"),
+    ("measurements_15min", "BASE TABLE"),
     ("measurements_hourly", "BASE TABLE"),
     ("orphan_measurements", "BASE TABLE"),
+    ("signal_daily", "BASE TABLE"),
     ("signal_daily_quality", "BASE TABLE"),
     ("signal_flatlines", "BASE TABLE"),
     ("signals", "BASE TABLE"),
     ("unit_plausible_ranges", "BASE TABLE"),
 ]
-INCREMENTAL_MARTS = ["measurements", "measurements_hourly", "orphan_measurements",
-                     "signal_daily_quality", "signal_flatlines"]
+INCREMENTAL_MARTS = ["measurements", "measurements_hourly", "measurements_15min", "orphan_measurements",
+                     "signal_daily", "signal_daily_quality", "signal_flatlines"]
 
 
 @dataclass(frozen=True)
