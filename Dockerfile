@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every gridwarehouse container: the code location (which runs the loaders
-# and dbt), the Dagster webserver and daemon, and one-shot commands (migrate, reseed).
+# and dbt), the Dagster webserver and daemon, the read API, and one-shot commands
+# (migrate, reseed).
 # Dependencies come from uv.lock exactly; nothing is installed at run time.
 FROM python:3.11-slim-bookworm
 
@@ -26,6 +27,7 @@ COPY warehouse ./warehouse
 COPY loaders ./loaders
 COPY sample_data ./sample_data
 COPY orchestration ./orchestration
+COPY api ./api
 COPY dbt_project ./dbt_project
 RUN uv sync --frozen --no-dev
 

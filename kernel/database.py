@@ -3,8 +3,11 @@
 Three roles, as on a production PostgreSQL deployment: the **loader** writes `raw` (and
 `ops`), the **transformer** is dbt's login and owns `staging`, `analytics` and
 `refresh_state`, the **reader** is the analysts' view. On PostgreSQL each role has a DSN
-of its own (a role whose DSN is unset falls back to the one that owns what it reads);
-DuckDB has no logins, so the reader differs by opening the file read-only.
+of its own (a role whose DSN is unset falls back to the one that owns what it reads), and
+the reader's sessions are read-only as well. DuckDB has no logins and admits one writing
+process or many reading ones per file, never both: there the reader opens the analysts'
+copy of the file read-only (`Warehouse.reader_path`, published by
+kernel.reader_snapshot after each write), so an analyst never stops the pipeline.
 
 A `Database` speaks the same small language on both: `execute` with `?` placeholders,
 `transaction`, and Arrow or Polars reads (`read_arrow`, `read_polars`, `iter_batches`
@@ -45,6 +48,11 @@ class WarehouseBusyError(DatabaseError):
     """Another process holds the warehouse's writer lock (kernel.writer_lock)."""
 
 
+class QueryError(DatabaseError):
+    """The warehouse refused a statement (a syntax error, an unknown table, a write on a
+    read-only session); the message is the database's own first line."""
+
+
 @dataclass(frozen=True)
 class Warehouse:
     """Where one warehouse is and how each role logs in: all that connecting needs."""
@@ -52,6 +60,9 @@ class Warehouse:
     target: Target
     duckdb_path: Path
     duckdb_config: Mapping[str, str | int] = field(default_factory=dict, hash=False, compare=False)
+    # DuckDB: the analysts' copy the reader opens; None reads the live file (a scratch
+    # warehouse that publishes no copy).
+    reader_path: Path | None = None
     loader_dsn: str | None = None
     transformer_dsn: str | None = None
     reader_dsn: str | None = None
@@ -63,14 +74,22 @@ class Warehouse:
 
     def dsn(self, role: Role) -> str:
         """The PostgreSQL connection string of `role` (falling back as the module says)."""
-        chains: dict[Role, tuple[str | None, ...]] = {
-            "loader": (self.loader_dsn,),
-            "transformer": (self.transformer_dsn, self.loader_dsn),
-            "reader": (self.reader_dsn, self.transformer_dsn, self.loader_dsn),
+        return self._dsn_and_variable(role)[0]
+
+    def dsn_variable(self, role: Role) -> str:
+        """The setting `role`'s connection string comes from, for messages: WAREHOUSE_PG_DSN, ..."""
+        return self._dsn_and_variable(role)[1]
+
+    def _dsn_and_variable(self, role: Role) -> tuple[str, str]:
+        chains: dict[Role, tuple[str, ...]] = {
+            "loader": ("loader",),
+            "transformer": ("transformer", "loader"),
+            "reader": ("reader", "transformer", "loader"),
         }
-        for dsn in chains[role]:
+        for source in chains[role]:
+            dsn = getattr(self, f"{source}_dsn")
             if dsn:
-                return dsn
+                return dsn, DSN_VARIABLES[source]
         raise DatabaseError("WAREHOUSE_PG_DSN is not set; the postgres target needs a connection string")
 
     @property
@@ -79,6 +98,14 @@ class Warehouse:
         if self.target == "duckdb":
             return f"duckdb:{self.duckdb_path}"
         return f"postgres:{describe_dsn(self.dsn('loader'))}"
+
+
+# Where each role's connection string comes from (kernel.settings), named in messages.
+DSN_VARIABLES: dict[str, str] = {
+    "loader": "WAREHOUSE_PG_DSN",
+    "transformer": "WAREHOUSE_TRANSFORMER_PG_DSN",
+    "reader": "WAREHOUSE_READER_PG_DSN",
+}
 
 
 def describe_dsn(dsn: str) -> str:
@@ -132,6 +159,15 @@ class Database:
         return bool(self.execute("SELECT 1 FROM information_schema.tables "
                                  "WHERE table_schema = ? AND table_name = ?", (schema, table)))
 
+    def run_script(self, script: str, batch_rows: int = 10_000) -> Iterator[ResultSet]:
+        """Each statement of `script` in turn, as an analyst's query tool shows them.
+
+        Read each result's rows before asking for the next one: the next statement runs
+        only then. A statement the database refuses raises QueryError.
+        """
+        raise NotImplementedError
+        yield
+
     def close(self) -> None:
         self.connection.close()
 
@@ -140,6 +176,15 @@ class Database:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@dataclass
+class ResultSet:
+    """One statement's answer: its column names (none for a statement without rows) and
+    its rows in batches, read from the database as they are consumed."""
+
+    columns: list[str]
+    batches: Iterator[list[tuple]]
 
 
 class DuckDBDatabase(Database):
@@ -166,6 +211,33 @@ class DuckDBDatabase(Database):
                      ) -> Iterator[pa.RecordBatch]:
         relation = self.connection.sql(statement, params=list(params) if params else None)
         yield from relation.to_arrow_reader(batch_rows)
+
+    def run_script(self, script: str, batch_rows: int = 10_000) -> Iterator[ResultSet]:
+        import duckdb
+
+        try:
+            statements = self.connection.extract_statements(script)
+        except duckdb.Error as error:
+            raise QueryError(first_line(error)) from error
+        for statement in statements:
+            try:
+                result = self.connection.execute(statement)
+            except duckdb.Error as error:
+                raise QueryError(first_line(error)) from error
+            # SET and the like answer with an empty "Success" column: nothing to show.
+            answers = {kind.name for kind in statement.expected_result_type} != {"NOTHING"}
+            columns = [column[0] for column in result.description or []] if answers else []
+            yield ResultSet(columns, self._fetch(result, batch_rows) if columns else iter(()))
+
+    @staticmethod
+    def _fetch(result: Any, batch_rows: int) -> Iterator[list[tuple]]:
+        import duckdb
+
+        try:
+            while batch := result.fetchmany(batch_rows):
+                yield batch
+        except duckdb.Error as error:  # DuckDB computes as it fetches: errors come late
+            raise QueryError(first_line(error)) from error
 
 
 class PostgresDatabase(Database):
@@ -206,13 +278,36 @@ class PostgresDatabase(Database):
             while rows := cursor.fetchmany(batch_rows):
                 yield pa.RecordBatch.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
 
+    def run_script(self, script: str, batch_rows: int = 10_000) -> Iterator[ResultSet]:
+        import psycopg
+
+        # The whole script in one round trip; each statement's result then in turn (the
+        # client holds them, as psql does by default).
+        cursor = self.connection.cursor()
+        try:
+            try:
+                cursor.execute(script)
+            except psycopg.Error as error:
+                raise QueryError(first_line(error)) from error
+            while True:
+                columns = [column.name for column in cursor.description or []]
+                batches = iter(lambda: cursor.fetchmany(batch_rows), []) if columns else iter(())
+                yield ResultSet(columns, batches)
+                if not cursor.nextset():
+                    break
+        finally:
+            cursor.close()
+
 
 def connect(warehouse: Warehouse, role: Role = "reader", *, read_only: bool = False) -> Database:
     """An open connection to `warehouse` as `role`; ConnectionFailed says where and why not.
 
     On DuckDB the reader, and any role with `read_only`, opens the file read-only: such a
     connection never creates the file, and other read-only processes may open it too
-    (a writer may not, for as long as it stays open).
+    (a writer may not, for as long as it stays open). The reader opens the analysts'
+    copy (`reader_path`), never the live file, and may touch no other file: no ATTACH
+    of the live file for writing, no COPY TO. On PostgreSQL the reader's sessions are
+    read-only (default_transaction_read_only), whatever its login may do.
     """
     if warehouse.target == "duckdb":
         return _connect_duckdb(warehouse, role, read_only=read_only or role == "reader")
@@ -222,15 +317,28 @@ def connect(warehouse: Warehouse, role: Role = "reader", *, read_only: bool = Fa
 def _connect_duckdb(warehouse: Warehouse, role: Role, *, read_only: bool) -> DuckDBDatabase:
     import duckdb
 
+    config = dict(warehouse.duckdb_config)
     path = warehouse.duckdb_path
+    if role == "reader" and warehouse.reader_path is not None:
+        path = warehouse.reader_path
+        if not path.exists():
+            raise ConnectionFailed(f"the analysts' copy {path} does not exist yet: it is published "
+                                   "after each successful `warehouse run` or `warehouse load`")
+    if role == "reader":
+        # A read-only database may still ATTACH another file read-write: the live one.
+        config["enable_external_access"] = False
     if read_only and not path.exists():
         raise ConnectionFailed(f"DuckDB file {path} does not exist yet: build the warehouse first "
                                "(`warehouse run`)")
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConnectionFailed(f"cannot create the folder of DuckDB file {path}: {error.strerror} "
+                                   "(check WAREHOUSE_DUCKDB_PATH)") from error
     try:
         # DuckDB admits one writing process per file: a second writer fails here at once.
-        connection = duckdb.connect(str(path), read_only=read_only, config=dict(warehouse.duckdb_config))
+        connection = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as error:
         raise ConnectionFailed(f"cannot open DuckDB file {path} as {role}: {first_line(error)}") from error
     return DuckDBDatabase(warehouse, role, connection)
@@ -240,13 +348,37 @@ def _connect_postgres(warehouse: Warehouse, role: Role) -> PostgresDatabase:
     import psycopg
 
     dsn = warehouse.dsn(role)
+    options = {}
+    if role == "reader":
+        # Read-only even where the reader falls back to a login that may write.
+        from psycopg.conninfo import conninfo_to_dict
+
+        given = conninfo_to_dict(dsn).get("options") or ""
+        options["options"] = f"{given} -c default_transaction_read_only=on".strip()
     try:
         connection = psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                                     application_name=f"gridwarehouse-{role}")
+                                     application_name=f"gridwarehouse-{role}", **options)
     except psycopg.OperationalError as error:
-        raise ConnectionFailed(f"cannot connect to PostgreSQL at {describe_dsn(dsn)} as {role}: "
-                               f"{first_line(error)}") from error
+        raise postgres_connect_failed(f"cannot connect to PostgreSQL at {describe_dsn(dsn)} as {role}",
+                                      error, warehouse.dsn_variable(role)) from error
     return PostgresDatabase(warehouse, role, connection)
+
+
+def postgres_connect_failed(what: str, error: BaseException, variable: str = "WAREHOUSE_PG_DSN"
+                            ) -> ConnectionFailed:
+    """The one-line ConnectionFailed for a refused libpq connect: `what`, the server's reason,
+    and what to check (`variable` names the setting holding the connection string)."""
+    reason = first_line(error)
+    lowered = reason.lower()
+    if "password" in lowered or "authentication" in lowered or ("role" in lowered and "does not exist" in lowered):
+        advice = f"check the user and password in {variable}"
+    elif "database" in lowered and "does not exist" in lowered:
+        advice = f"create that database, or correct its name in {variable}"
+    elif "starting up" in lowered or "shutting down" in lowered:
+        advice = "the server is restarting: try again in a moment"
+    else:
+        advice = f"is PostgreSQL running there? Check the host and port in {variable}"
+    return ConnectionFailed(f"{what}: {reason} ({advice})")
 
 
 def first_line(error: BaseException) -> str:

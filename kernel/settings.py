@@ -13,11 +13,15 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.database import Warehouse
 from kernel.paths import STATE_DIR
+
+# The warehouse's schemas and DuckDB's own catalogs: no name for the analysts' file.
+RESERVED_DATABASE_NAMES = {"raw", "staging", "analytics", "ops", "refresh_state", "main", "memory",
+                           "system", "temp"}
 
 # What DuckDB's memory_limit accepts: a size with its unit, or a share of the machine's RAM.
 MEMORY_LIMIT = re.compile(r"(\d+(\.\d+)?) ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|([1-9]\d?|100)%", re.IGNORECASE)
@@ -42,6 +46,9 @@ class Settings(BaseSettings):
     target: Literal["duckdb", "postgres"] = "duckdb"
     data_dir: Path = Path("data")
     duckdb_path: Path = STATE_DIR / "warehouse.duckdb"
+    # The analysts' read-only copy of the DuckDB file (kernel.reader_snapshot); unset, beside
+    # it: see `reader_path`.
+    duckdb_reader_path: Path | None = None
     # DuckDB's memory and cores, for every connection the project opens and for dbt: a
     # laptop-safe cap (DuckDB's own default is 80 % of RAM), spilling to disk beyond it.
     duckdb_memory_limit: str = "2GB"
@@ -72,6 +79,14 @@ class Settings(BaseSettings):
     reader_pg_dsn: str | None = None
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The read API (`warehouse serve`): /ready fails when the newest load the marts reflect
+    # is older than this (unset: mart_max_age_hours, the freshness checks' limit); bearer
+    # tokens, comma-separated (required when the API listens beyond the loopback); browser
+    # origins allowed by CORS, comma-separated (none: CORS off); PostgreSQL connections.
+    ready_max_age_hours: float | None = Field(default=None, gt=0)
+    api_tokens: SecretStr = SecretStr("")
+    api_cors_origins: str = ""
+    api_pool_size: int = Field(default=8, ge=1, le=100)
 
     @field_validator("source_timezone")
     @classmethod
@@ -106,6 +121,23 @@ class Settings(BaseSettings):
             return {**data, "duckdb_path": STATE_DIR / "warehouse-prod.duckdb"}
         return data
 
+    @field_validator("duckdb_reader_path")
+    @classmethod
+    def _reader_file_of_its_own(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        live = info.data.get("duckdb_path")
+        if live is not None and value.absolute() == live.absolute():
+            raise ValueError("must differ from WAREHOUSE_DUCKDB_PATH: the analysts read a copy, so "
+                             "that they never hold the live file")
+        # DuckDB names the database after the file: a name shared with a schema makes
+        # `analytics.measurements` ambiguous in every query.
+        if value.stem.lower() in RESERVED_DATABASE_NAMES:
+            raise ValueError(f"DuckDB names the database {value.stem!r} after the file, which clashes "
+                             "with a schema or DuckDB's own catalog; choose another file name (such as "
+                             "analysts.duckdb)")
+        return value
+
     @field_validator("pg_dsn", "transformer_pg_dsn", "reader_pg_dsn")
     @classmethod
     def _env_database(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -118,14 +150,37 @@ class Settings(BaseSettings):
         """Where dbt connects: its own login when one is set, else the loader's."""
         return self.transformer_pg_dsn or self.require_pg_dsn()
 
-    # Plain properties, not cached: `model_copy(update=...)` copies a cached value along,
-    # and a copy pointed at another file would still reach the first one.
     @property
     def warehouse(self) -> Warehouse:
-        """Where the warehouse is and how each role logs in (kernel.database.connect)."""
+        """Where the warehouse is and how each role logs in (kernel.database.connect).
+
+        Not cached: `model_copy(update=...)` copies a cached value along, and the copy
+        would keep connecting to the original's database."""
         return Warehouse(target=self.target, duckdb_path=self.duckdb_path,
-                         duckdb_config=self.duckdb_config, loader_dsn=self.pg_dsn,
+                         duckdb_config=self.duckdb_config, reader_path=self.reader_path,
+                         loader_dsn=self.pg_dsn,
                          transformer_dsn=self.transformer_pg_dsn, reader_dsn=self.reader_pg_dsn)
+
+    @property
+    def reader_path(self) -> Path:
+        """The analysts' copy of the DuckDB file: WAREHOUSE_DUCKDB_READER_PATH when set, else
+        beside the DuckDB file and named after it (warehouse.duckdb -> analysts.duckdb, the
+        prod profile's warehouse-prod.duckdb -> analysts-prod.duckdb)."""
+        return self.duckdb_reader_path or default_reader_path(self.duckdb_path)
+
+    @property
+    def ready_max_age(self) -> float:
+        """Hours after which the read API's /ready reports the marts stale."""
+        return self.ready_max_age_hours if self.ready_max_age_hours is not None else self.mart_max_age_hours
+
+    @property
+    def api_token_set(self) -> frozenset[str]:
+        """The bearer tokens the read API accepts (empty: none configured)."""
+        return frozenset(token.strip() for token in self.api_tokens.get_secret_value().split(",") if token.strip())
+
+    @property
+    def api_cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.api_cors_origins.split(",") if origin.strip()]
 
     @property
     def duckdb_config(self) -> dict[str, str | int]:
@@ -180,6 +235,14 @@ def _folder_safe(part: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", part).strip("._")[:60] or "_"
 
 
+def default_reader_path(duckdb_path: Path) -> Path:
+    """Where the analysts' copy of `duckdb_path` goes unless told: beside it, named after it."""
+    name = duckdb_path.name
+    if "warehouse" in name:
+        return duckdb_path.with_name(name.replace("warehouse", "analysts", 1))
+    return duckdb_path.with_name(f"{duckdb_path.stem}-analysts{duckdb_path.suffix or '.duckdb'}")
+
+
 def profile_database(env: str) -> str:
     """The PostgreSQL database of a settings profile: `gridwarehouse_dev`, `gridwarehouse_prod`."""
     return f"gridwarehouse_{env}"
@@ -214,7 +277,7 @@ def load_settings(**overrides: object) -> Settings:
         for failure in error.errors():
             field = str(failure["loc"][0]) if failure["loc"] else "?"
             # A connection string may hold a password: name the variable, never echo it.
-            given = "(hidden)" if field.endswith("dsn") else failure.get("input")
+            given = "(hidden)" if field.endswith(("dsn", "tokens")) else failure.get("input")
             problems.append(f"WAREHOUSE_{field.upper()}={given!r}: {failure['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
     if settings.target == "postgres":

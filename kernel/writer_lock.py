@@ -184,14 +184,14 @@ def _file_lock(duckdb_path: Path, wait_seconds: float, holder: LockHolder) -> It
 def _advisory_lock(dsn: str, wait_seconds: float, holder: LockHolder) -> Iterator[None]:
     import psycopg
 
-    from kernel.database import CONNECT_TIMEOUT_SECONDS, ConnectionFailed, describe_dsn, first_line
+    from kernel.database import CONNECT_TIMEOUT_SECONDS, describe_dsn, postgres_connect_failed
 
     try:
         conn = psycopg.connect(dsn, autocommit=True, application_name=holder.application_name,
                                connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.OperationalError as error:
-        raise ConnectionFailed(f"cannot connect to PostgreSQL at {describe_dsn(dsn)} for the writer "
-                               f"lock: {first_line(error)}") from error
+        raise postgres_connect_failed(f"cannot connect to PostgreSQL at {describe_dsn(dsn)} for the "
+                                      "writer lock", error) from error
     try:
         conn.execute("SELECT " + ", ".join(f"set_config('{name}', '{value}', false)"
                                            for name, value in SERVER_KEEPALIVE.items()))

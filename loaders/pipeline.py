@@ -12,10 +12,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from kernel.database import connect
 from kernel.logging_config import log_context
@@ -34,8 +34,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ResultStatus = Literal["loaded", "skipped", "failed"]
-ProgressCallback = Callable[[str, int, float], None]
-"""Called as (source file name, rows read so far, seconds since the file started)."""
+
+
+class ProgressCallback(Protocol):
+    """Told the rows read so far after each batch of a file, and once more with `done`
+    when the file is loaded: that last count is the file's own, however a display thins
+    the updates out."""
+
+    def __call__(self, source_file: str, rows_read: int, seconds: float, *, done: bool = False) -> None: ...
+
 
 T = TypeVar("T")
 
@@ -73,7 +80,8 @@ def load_directory(
 ) -> list[FileLoadResult]:
     """Load every new or changed dump in `data_dir` into the raw tables of `warehouse`."""
     if not data_dir.is_dir():
-        raise LoaderError(f"data folder {data_dir} does not exist")
+        raise LoaderError(f"data folder {data_dir} does not exist (point --data-dir or "
+                          "WAREHOUSE_DATA_DIR at the folder holding the dumps)")
     # The lock before the connection: DuckDB refuses a second process at connect time.
     with writer_lock(warehouse), connect(warehouse, "loader") as db:
         migrate_raw(db)
@@ -133,6 +141,8 @@ def load_file(
                       error if str(error).startswith(source.name) else f"{source.name}: {error}")
             sink.record_failure(entry, str(error))
             return result("failed", load_id=entry.load_id, error=str(error))
+        if progress is not None:
+            progress(source.name, rows_loaded + rows_rejected, time.perf_counter() - started, done=True)
         log.info("load %s of %s: %d rows loaded, %d rejected", entry.load_id, source.name, rows_loaded, rows_rejected)
         return result("loaded", load_id=entry.load_id, rows_read=rows_loaded + rows_rejected,
                       rows_loaded=rows_loaded, rows_rejected=rows_rejected,

@@ -9,6 +9,7 @@
 import dagster as dg
 
 from orchestration.defs import alerts, automation, ingest, transform
+from kernel.logging_config import configure_logging
 from kernel.settings import Settings, load_settings
 
 
@@ -25,4 +26,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(load_settings())
+    # The code location is an entry point of its own (the UI's code server, each run
+    # worker): its lines, dbt's included, in the warehouse's format.
+    settings = load_settings()
+    configure_logging(settings)
+    return build_definitions(settings)

@@ -20,6 +20,9 @@ FORBIDDEN: dict[str, set[str]] = {
     "loaders": {"orchestration", "warehouse", "sample_data", *ORCHESTRATION_LIBRARIES},
     "sample_data": {"orchestration", "warehouse", *ORCHESTRATION_LIBRARIES},
     "orchestration": {"warehouse", "sample_data"},
+    # The read API reads the warehouse through the kernel; what it knows of runs it reads
+    # from the warehouse, never from Dagster.
+    "api": {"loaders", "orchestration", "warehouse", "sample_data", *ORCHESTRATION_LIBRARIES},
 }
 
 

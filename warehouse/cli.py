@@ -2,6 +2,9 @@
 
 Heavy imports (Polars, Dagster, dbt) happen inside each command, so `warehouse --help`
 answers at once.
+
+A command that fails ends with one line saying what failed, where and what to do, and
+exits 1; the traceback only with `warehouse --debug` or WAREHOUSE_LOG_LEVEL=DEBUG.
 """
 
 from __future__ import annotations
@@ -14,15 +17,53 @@ import click
 
 from kernel.settings import Settings, SettingsError, load_settings
 
+# Exceptions of these packages carry a message written for the operator (the place and
+# what to do); anything else is unexpected and says so.
+OWN_PACKAGES = ("kernel.", "loaders.", "orchestration.", "warehouse.", "sample_data.", "api.")
+
+
+class WarehouseGroup(click.Group):
+    """The command group: a failure of any command ends as one line on stderr and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            _fail(ctx, error)
+
+
+def _fail(ctx: click.Context, error: Exception) -> None:
+    from kernel.database import first_line
+
+    state = ctx.find_root().obj or {}
+    settings = state.get("settings")
+    if state.get("debug") or (settings is not None and settings.log_level == "DEBUG"):
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    if type(error).__module__.startswith(OWN_PACKAGES):
+        message = str(error).strip()
+    else:
+        message = (f"{type(error).__name__}: {first_line(error)} (unexpected: `warehouse --debug "
+                   f"{ctx.invoked_subcommand or ''}` shows where it happened)")
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
 
 def _settings(target: str | None, data_dir: Path | None) -> Settings:
+    context = click.get_current_context(silent=True)
+    state = context.find_root().ensure_object(dict) if context is not None else {}
     try:
-        settings = load_settings(target=target, data_dir=data_dir)
+        settings = load_settings(target=target, data_dir=data_dir,
+                                 log_level="DEBUG" if state.get("debug") else None)
     except SettingsError as error:
         raise click.UsageError(str(error)) from None
     from kernel.logging_config import configure_logging
 
     configure_logging(settings)
+    state["settings"] = settings
     return settings
 
 
@@ -34,10 +75,15 @@ data_dir_option = click.option(
     help="Folder holding assets.json, signal.json and measurements*.csv (overrides WAREHOUSE_DATA_DIR).")
 
 
-@click.group()
+@click.group(cls=WarehouseGroup)
 @click.version_option(package_name="gridwarehouse", prog_name="warehouse", message="%(prog)s %(version)s")
-def main() -> None:
+@click.option("--debug", is_flag=True,
+              help="Log at DEBUG, Dagster's events and stack traces included, and show the traceback "
+                   "of a failure (as WAREHOUSE_LOG_LEVEL=DEBUG does).")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """gridwarehouse: power-grid telemetry from the operator's dumps to analytics tables."""
+    ctx.ensure_object(dict)["debug"] = debug
 
 
 @main.command()
@@ -86,19 +132,19 @@ def generate(out_dir: Path, rows: int, seed: int, files: int, asset_count: int, 
 @data_dir_option
 def load(target: str | None, data_dir: Path | None) -> None:
     """Load new or changed dump files into the raw tables; print one line per file."""
-    from kernel.database import DatabaseError
-    from loaders.errors import LoaderError
+    from kernel.reader_snapshot import publish_reader_snapshot
     from loaders.pipeline import load_directory
     from warehouse.console import LoadProgress, print_load_results
 
     settings = _settings(target, data_dir)
-    try:
-        with LoadProgress() as progress:
-            results = load_directory(settings.warehouse, settings.data_path, batch_rows=settings.batch_rows,
-                                     progress=progress.update)
-    except (LoaderError, DatabaseError) as error:
-        raise click.ClickException(str(error)) from None
+    with LoadProgress() as progress:
+        results = load_directory(settings.warehouse, settings.data_path, batch_rows=settings.batch_rows,
+                                 progress=progress.update)
+    # DuckDB: the analysts' copy follows the raw tables (a no-op when nothing changed).
+    published = publish_reader_snapshot(settings.warehouse)
     print_load_results(results, target=settings.target)
+    if published is not None:
+        click.echo(str(published), err=True)
     if any(result.status == "failed" for result in results):
         sys.exit(1)
 
@@ -107,18 +153,15 @@ def load(target: str | None, data_dir: Path | None) -> None:
 @target_option
 def migrate(target: str | None) -> None:
     """Apply the raw and ops schemas' missing migrations (roles included: run it as the database's admin)."""
-    from kernel.database import DatabaseError, connect
+    from kernel.database import connect
     from kernel.ops import migrate_ops
     from kernel.writer_lock import writer_lock
     from loaders.sinks.base import migrate_raw
 
     settings = _settings(target, None)
-    try:
-        with writer_lock(settings.warehouse), connect(settings.warehouse, "loader") as db:
-            applied = [f"raw {version}" for version in migrate_raw(db)]
-            applied += [f"ops {version}" for version in migrate_ops(db)]
-    except DatabaseError as error:
-        raise click.ClickException(str(error)) from None
+    with writer_lock(settings.warehouse), connect(settings.warehouse, "loader") as db:
+        applied = [f"raw {version}" for version in migrate_raw(db)]
+        applied += [f"ops {version}" for version in migrate_ops(db)]
     click.echo(f"applied {', '.join(applied)}" if applied else "raw and ops schemas up to date")
 
 
@@ -139,16 +182,18 @@ def _run_job_and_report(settings: Settings, job_name: str, run_config: dict | No
     # the run Dagster takes SIGINT and SIGTERM over and interrupts the step.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        from orchestration.defs.transform.project import DbtParseError
-        from orchestration.runs import print_run_report, run_job
-        from warehouse.console import console
+        if settings.target == "postgres":
+            from kernel.database import connect
 
-        # dbt's own output is progress: to stderr, leaving stdout to the report.
-        try:
-            with contextlib.redirect_stdout(sys.stderr):
-                report = run_job(settings, job_name, run_config=run_config)
-        except DbtParseError as error:
-            raise click.ClickException(str(error)) from None
+            # A server that is down or mistyped: its one line within seconds, before Dagster
+            # and dbt load (no run is started, so none is recorded).
+            connect(settings.warehouse, "loader").close()
+        from orchestration.runs import print_run_report, run_job
+        from warehouse.console import console, dbt_progress_on_terminal
+
+        # Whatever else prints during the run is progress: to stderr, leaving stdout to the report.
+        with contextlib.redirect_stdout(sys.stderr), dbt_progress_on_terminal(settings.log_format):
+            report = run_job(settings, job_name, run_config=run_config)
         print_run_report(report, console)
     except KeyboardInterrupt:
         click.echo(f"warehouse {job_name}: interrupted; nothing is left half-written (every file "
@@ -249,22 +294,91 @@ def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
 
 @main.command()
 @target_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address the API listens on; beyond the loopback it needs WAREHOUSE_API_TOKENS.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="Port the API listens on.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes (one per core to spare; each has its own connections).")
+def serve(target: str | None, host: str, port: int, workers: int) -> None:
+    """Serve the read API (FastAPI; docs at /docs) over the analysts' view, read-only.
+
+    Ctrl-C or SIGTERM stops it within seconds.
+    """
+    import os
+
+    from api.server import TokensRequired
+    from api.server import serve as serve_api
+
+    settings = _settings(target, None)
+    if target:
+        # Worker processes read their settings from the environment.
+        os.environ["WAREHOUSE_TARGET"] = target
+    try:
+        serve_api(settings, host, port, workers)
+    except TokensRequired as error:
+        raise click.UsageError(str(error)) from None
+
+
+@main.command()
+@target_option
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="Most recent failures to list.")
 def failures(target: str | None, limit: int) -> None:
-    """List the latest failed runs recorded in ops.run_failures."""
+    """List the latest failed runs, wherever they ran (terminal, UI, schedule, sensor).
+
+    First records in ops.run_failures every failed run of the Dagster instance that it
+    lacks (one that failed while the warehouse could not be written, or with no daemon to
+    run the failure sensor). When the warehouse cannot be reached, lists the instance's
+    failed runs and exits 1 naming the reason.
+    """
+    from rich.markup import escape
     from rich.table import Table
 
-    from orchestration.defs.alerts.failure_log import recorded_failures
+    from orchestration.defs.alerts.failed_runs import list_failures
+    from orchestration.instance import open_instance
     from warehouse.console import console
 
+    import os
+
+    settings = _settings(target, None)
+    # No Dagster home yet, no runs in it: none to create just to find that out.
+    has_runs = bool(os.environ.get("DAGSTER_HOME")) or settings.dagster_instance_dir.exists()
+    listing = list_failures(settings, open_instance(settings) if has_runs else None, limit)
     table = Table(title="failed runs", title_justify="left")
     for column in ("failed at", "job", "step", "run", "error"):
         table.add_column(column)
-    for failure in recorded_failures(_settings(target, None), limit):
+    for failure in listing.failures:
         table.add_row(f"{failure.failed_at:%Y-%m-%d %H:%M:%S}", failure.job_name, failure.step_key or "",
-                      failure.run_id[:8], failure.error)
-    console.print(table)
+                      failure.run_id[:8], escape(failure.error))
+    if listing.failures or listing.problem is None:
+        console.print(table)
+    if listing.problem is not None:
+        click.echo(f"Error: {listing.problem}; failed runs listed from the Dagster run history only",
+                   err=True)
+        sys.exit(1)
+
+
+@main.command()
+@target_option
+@click.argument("query", required=False)
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default=None,
+              help="How to print results [default: table on a terminal, else csv].")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+def sql(target: str | None, query: str | None, output_format: str | None, debug: bool) -> None:
+    """Query the analysts' view of the warehouse, read-only.
+
+    QUERY as an argument, else the queries piped into stdin, else an interactive prompt.
+    On DuckDB it reads the analysts' copy that each successful run publishes
+    (WAREHOUSE_DUCKDB_READER_PATH), never the live file, so it never holds up a run; on
+    PostgreSQL the analysts' login (WAREHOUSE_READER_PG_DSN) in a read-only session.
+    Exits 1 with one line if the query fails.
+    """
+    from warehouse.sql_console import run_sql
+
+    if debug:  # as `warehouse --debug sql`: the command group prints the traceback
+        click.get_current_context().find_root().ensure_object(dict)["debug"] = True
+    sys.exit(run_sql(_settings(target, None), query, output_format, debug=debug))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,12 @@
     load_coverage    per measurement load, the (signal, day) pairs its readings fall on,
                      with their count; written before any mart reads the load, kept until
                      a successful build no longer reflects the load, so a load replaced or
-                     removed later still says which pairs it touched (even after a crash)
+                     removed later still says which pairs it touched (even after a crash);
+                     its days come from the marts' own conversion to UTC, daylight-saving
+                     time included (macros/local_time.sql)
+    coverage_conversion  the digest of that conversion's SQL when the coverage of every
+                     load was last computed: a full build after the conversion changed
+                     (source time zone, zone database, rule) computes all of it anew
     applied_signals  the signal catalogue (ids, plausible ranges and units) the marts reflect
     pending_signals  signals whose membership, range or unit changed since then; kept until a
                      successful build, so a change that a crashed run half-applied is
@@ -159,24 +164,36 @@
          where load_id not in (select load_id from current_loads)",
     ]) -%}
 
-    {#- Coverage of the measurement loads not covered yet, read from raw before any mart reads them. -#}
+    {#-
+      Coverage of the measurement loads not covered yet, read from raw before any mart
+      reads them, with the marts' own conversion to UTC (macros/local_time.sql). When the
+      conversion changed since the coverage was computed (another source time zone, the
+      zone database, the rule), a full build computes it anew for every current load, so
+      that a load removed later names the days its readings lie on now; coverage_conversion
+      holds the digest of the conversion's SQL the coverage was computed with.
+    -#}
+    {%- set conversion = local_md5(readings_in_utc(raw_measurements)) -%}
+    {%- do run_statements(["create table if not exists " ~ refresh_state('coverage_conversion') ~ " (conversion " ~ dbt.type_string() ~ " not null)"]) -%}
+    {%- set covered_with = run_query("select max(conversion) from " ~ refresh_state('coverage_conversion')).rows[0][0] -%}
+    {%- set cover_all = mode == 'full' and covered_with != conversion -%}
     {%- set uncovered = run_query(
         "select load_id from " ~ refresh_state('batch_loads') ~ "
-         where file_kind = 'measurements' and change <> 'removed'
-           and load_id not in (select load_id from " ~ refresh_state('load_coverage') ~ ")
+         where file_kind = 'measurements' and change <> 'removed'"
+         ~ ("" if cover_all else " and load_id not in (select load_id from " ~ refresh_state('load_coverage') ~ ")") ~ "
          order by load_id").columns[0].values() | map('int') | list -%}
     {%- set statements = [] -%}
     {%- if uncovered -%}
-        {%- do statements.append(
+        {%- do statements.extend([
+            "delete from " ~ refresh_state('load_coverage') ~ " where " ~ in_list('load_id', uncovered),
             "insert into " ~ refresh_state('load_coverage') ~ " (load_id, signal_id, day_utc, readings)
-             select
-                 cast(load_id as bigint),
-                 cast(signal_id as bigint),
-                 cast(cast(" ~ to_utc('ts') ~ " as timestamp) as date),
-                 cast(count(*) as bigint)
-             from " ~ raw_measurements ~ "
-             where " ~ in_list('load_id', uncovered) ~ "
-             group by 1, 2, 3") -%}
+             select load_id, signal_id, cast(measured_at as date), cast(count(*) as bigint)
+             from (" ~ readings_in_utc(raw_measurements, where=in_list('load_id', uncovered)) ~ ") as readings
+             group by load_id, signal_id, cast(measured_at as date)"]) -%}
+    {%- endif -%}
+    {%- if cover_all -%}
+        {%- do statements.extend([
+            "delete from " ~ refresh_state('coverage_conversion'),
+            "insert into " ~ refresh_state('coverage_conversion') ~ " (conversion) values ('" ~ conversion ~ "')"]) -%}
     {%- endif -%}
     {%- do statements.extend([
         "insert into " ~ refresh_state('pending_signals') ~ " (signal_id)

@@ -11,16 +11,23 @@
     {{- return(zone) -}}
 {%- endmacro %}
 
+{# UTC itself: nothing to convert. #}
+{% macro is_utc_zone(zone) -%}
+    {{ return(zone | upper in ('UTC', 'ETC/UTC')) }}
+{%- endmacro %}
+
 {#
   A naive local timestamp in the source zone -> naive UTC timestamp. Both warehouses
   resolve the DST edges alike: a repeated local hour (autumn) is read as standard time,
   the later of the two instants; a skipped local hour (spring) with the offset before
   the change. PostgreSQL has the zone database built in; DuckDB's comes from its ICU
   extension, which the duckdb wheel has statically linked (no download at run time).
+  The readings do not rely on that rule: readings_in_utc (macros/local_time.sql) places
+  the repeated hour by the dump's order and flags both edges.
 #}
 {% macro to_utc(column, zone=none) -%}
     {%- set zone = zone or source_timezone() -%}
-    {%- if zone | upper in ('UTC', 'ETC/UTC') -%}
+    {%- if is_utc_zone(zone) -%}
         {{ column }}
     {%- else -%}
         (({{ column }}) at time zone '{{ zone }}') at time zone 'UTC'

@@ -35,13 +35,24 @@ class Relation:
         return f"{self.schema}.{self.name}"
 
 
+# Each column's comment: the raw migrations write them, dbt's persist_docs the models'.
+COLUMN_COMMENTS = {
+    "duckdb": "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?",
+    "postgres": "SELECT a.attname, col_description(a.attrelid, a.attnum) FROM pg_attribute a "
+                "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = ? AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped",
+}
+
+
 def column_schema(sink: Database, relation: Relation) -> dg.TableSchema:
+    """The relation's columns: name, type, nullability and the description the database holds."""
     rows = sink.execute(
         "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
         "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
         (relation.schema, relation.name))
+    comments = dict(sink.execute(COLUMN_COMMENTS[sink.dialect], (relation.schema, relation.name)))
     return dg.TableSchema(columns=[
-        dg.TableColumn(name=name, type=str(data_type).lower(),
+        dg.TableColumn(name=name, type=str(data_type).lower(), description=comments.get(name) or None,
                        constraints=dg.TableColumnConstraints(nullable=nullable == "YES"))
         for name, data_type, nullable in rows
     ])

@@ -41,6 +41,15 @@ TRANSIENT_MESSAGES = (
     "could not serialize access",
     "writer lock",
 )
+# The reasons a *connection* fails that go away by themselves: another process holds the
+# DuckDB file, or the server is starting or stopping. A refused port, an unknown host, a
+# timeout or a wrong password do not; retrying them only delays the message for minutes.
+TRANSIENT_CONNECT_MESSAGES = (
+    "could not set lock on file",
+    "conflicting lock is held",
+    "the database system is starting up",
+    "the database system is shutting down",
+)
 
 
 def is_transient(error: BaseException) -> bool:
@@ -53,9 +62,10 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, WarehouseBusyError):
         return True
     if isinstance(error, ConnectionFailed):
-        # A file held by another process, or a server restarting, goes away by itself; a
-        # refused port, an unknown host or a wrong password does not: fail at once.
-        return is_transient_message(str(error)) and "connection refused" not in str(error).lower()
+        # Matched against its own list: the message of a connection made for the writer lock
+        # says "writer lock", which alone must not make an unreachable server worth waiting for.
+        lowered = str(error).lower()
+        return any(fragment in lowered for fragment in TRANSIENT_CONNECT_MESSAGES)
     if isinstance(error, psycopg.OperationalError):
         return True
     if isinstance(error, psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected):
@@ -70,12 +80,22 @@ def is_transient_message(message: str) -> bool:
     return any(fragment in lowered for fragment in TRANSIENT_MESSAGES)
 
 
-def retry_later(context: dg.OpExecutionContext, error: BaseException) -> dg.RetryRequested:
-    """The step's retry request, waiting twice as long as the time before."""
+def retry_later(context: dg.OpExecutionContext, error: BaseException) -> BaseException:
+    """What a step raises for a transient error: a retry request waiting twice as long as
+    the time before, or, once MAX_RETRIES retries are spent, the error itself (so the step
+    fails with its own message rather than Dagster's "Exceeded max_retries").
+
+    `context.retry_number` counts the retries already made: 0 on the first attempt.
+    """
+    if context.retry_number >= MAX_RETRIES:
+        context.log.warning(f"transient warehouse error after {MAX_RETRIES} retries, giving up: {error}")
+        return error
     delay = FIRST_RETRY_DELAY_SECONDS * 2 ** context.retry_number
     context.log.warning(f"transient warehouse error, retry {context.retry_number + 1} of {MAX_RETRIES} "
                         f"in {delay:.0f} s: {error}")
-    return dg.RetryRequested(max_retries=MAX_RETRIES, seconds_to_wait=delay)
+    request = dg.RetryRequested(max_retries=MAX_RETRIES, seconds_to_wait=delay)
+    request.__cause__ = error
+    return request
 
 
 @contextmanager
@@ -86,7 +106,7 @@ def retrying_transient_errors(context: dg.OpExecutionContext) -> Iterator[None]:
     except Exception as error:
         if not is_transient(error):
             raise
-        raise retry_later(context, error) from error
+        raise retry_later(context, error)
 
 
 @contextmanager

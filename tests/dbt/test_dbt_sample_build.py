@@ -50,7 +50,6 @@ def test_reconciliation_and_key_tests_ran_as_errors(sample_warehouse: BuiltWareh
     build = sample_warehouse.build
     for name in (
         "assert_measurement_files_reconcile",
-        "assert_load_ledger_reconciles",
         "unique_combination_of_columns_measurements_signal_id__measured_at",
         "relationships_measurements_signal_id__signal_id__ref_signals_",
     ):
@@ -289,11 +288,12 @@ def test_marts_have_the_contracted_column_types(sample_warehouse: BuiltWarehouse
         )
     )
     types = {
-        "duckdb": {"bigint": "bigint", "timestamp": "timestamp", "double": "double"},
+        "duckdb": {"bigint": "bigint", "timestamp": "timestamp", "double": "double", "text": "varchar"},
         "postgres": {
             "bigint": "bigint",
             "timestamp": "timestamp without time zone",
             "double": "double precision",
+            "text": "text",
         },
     }[warehouse.settings.target]
     assert columns == {
@@ -302,6 +302,7 @@ def test_marts_have_the_contracted_column_types(sample_warehouse: BuiltWarehouse
         "value": types["double"],
         "load_id": types["bigint"],
         "duplicates_dropped": types["bigint"],
+        "local_time_flag": types["text"],
     }
 
 

@@ -128,3 +128,17 @@ def test_a_copy_of_the_settings_reaches_the_copy_s_warehouse(tmp_path: Path) -> 
     assert copy.warehouse.duckdb_path == tmp_path / "second.duckdb"
     assert copy.data_path == tmp_path / "second"
     assert copy.dagster_instance_dir != settings.dagster_instance_dir
+
+
+
+@pytest.mark.postgres
+def test_postgres_reader_sessions_are_read_only_whatever_the_login_may_do(pg_dsn: str) -> None:
+    import psycopg
+
+    warehouse = Warehouse.postgres(pg_dsn)  # the reader falls back to the owner's login
+    with connect(warehouse, "loader") as db:
+        db.execute("CREATE TABLE readings (n integer)")
+    with connect(warehouse, "reader") as reader:
+        assert reader.execute("SHOW default_transaction_read_only") == [("on",)]
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            reader.execute("INSERT INTO readings VALUES (1)")

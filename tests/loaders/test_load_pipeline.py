@@ -76,6 +76,22 @@ def test_every_file_loads_with_exact_counts(settings: Settings) -> None:
     }
 
 
+def test_progress_ends_with_each_files_final_count(settings: Settings) -> None:
+    write_data(settings)
+    calls: list[tuple[str, int, bool]] = []
+
+    def progress(source_file: str, rows_read: int, seconds: float, *, done: bool = False) -> None:
+        calls.append((source_file, rows_read, done))
+
+    results = load_directory(settings.warehouse, settings.data_path, progress=progress)
+
+    last = {}
+    for source_file, rows_read, done in calls:
+        last[source_file] = (rows_read, done)
+    assert last == {result.source_file: (result.rows_read, True) for result in results}
+    assert [done for _, _, done in calls].count(True) == len(results)
+
+
 def test_measurement_values_and_lineage_are_exact(settings: Settings) -> None:
     write_data(settings, dump_2=None)
     load_directory(settings.warehouse, settings.data_path)

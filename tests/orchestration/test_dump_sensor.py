@@ -17,7 +17,7 @@ import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.defs.warehouse_access import WRITER_RUN_TAGS
-from tests.orchestration.conftest import SAMPLE_DATA
+from tests.orchestration.conftest import SAMPLE_DATA, Build, build_settings
 from kernel.settings import Settings
 
 BOM = "\ufeff"
@@ -225,3 +225,36 @@ def test_a_tick_while_a_writer_holds_duckdb_skips_and_looks_again(
     assert "held by a writing process" in data.skip_message
     assert ticks.cursor is None  # the next tick looks at the same files again
     assert changed_files(ticks.tick()) == ["measurements_002.csv"]
+
+
+# --- after `warehouse run`: the real instance, the real files -------------------------------
+
+@pytest.fixture
+def after_warehouse_run(duckdb_build: Build, tmp_path: Path) -> Settings:
+    """A copy of what the session's `warehouse run` left (the refresh job over the sample
+    data): its data folder, DuckDB file and Dagster instance, files' times kept."""
+    built = duckdb_build.settings
+    shutil.copytree(built.data_dir, tmp_path / "data")
+    shutil.copy2(built.duckdb_path, tmp_path / "warehouse.duckdb")
+    shutil.copytree(built.dagster_home, tmp_path / "dagster_home")
+    return build_settings(tmp_path)
+
+
+def test_after_warehouse_run_the_first_tick_starts_no_run_and_a_new_dump_exactly_one(
+    after_warehouse_run: Settings,
+) -> None:
+    from orchestration.instance import open_instance
+
+    settings = after_warehouse_run
+    ticks = Ticks(dump_sensor_of(settings), open_instance(settings))
+
+    first = ticks.tick()
+    assert first.run_requests == []
+    assert first.skip_message == ("assets.json, measurements_001.csv, measurements_002.csv, signal.json: "
+                                  "already loaded, as the load ledger shows")
+
+    (settings.data_dir / "measurements_003.csv").write_text(DUMP.replace("116,129", "125"), encoding="utf-8")
+    second = ticks.tick()
+    assert len(second.run_requests) == 1
+    assert changed_files(second) == ["measurements_003.csv"]
+    assert ticks.tick().run_requests == []

@@ -85,6 +85,8 @@ def test_the_broken_dump_fails_the_raw_step_and_names_the_file(failed_run) -> No
 
 def test_the_failure_sensor_records_job_step_and_error(failed_run, webhook: Webhook) -> None:
     settings, report = failed_run
+    # The run recorded itself (its failure hook, run_job): the sensor must do it alone too.
+    query(settings, "DELETE FROM ops.run_failures")
     evaluate_failure_sensor(settings, report.run_id)
     rows = query(settings, "SELECT run_id, job_name, step_key, error, failed_at FROM ops.run_failures")
     [(run_id, job_name, step_key, error, failed_at)] = rows
@@ -109,10 +111,24 @@ def test_an_operator_lists_the_failures_from_the_cli(failed_run, monkeypatch: py
     if not query(settings, "SELECT count(*) FROM ops.run_failures")[0][0]:
         evaluate_failure_sensor(settings, report.run_id)
     monkeypatch.setenv("WAREHOUSE_DUCKDB_PATH", str(settings.duckdb_path))
+    monkeypatch.setenv("WAREHOUSE_DAGSTER_HOME", str(settings.dagster_home))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
     result = CliRunner().invoke(main, ["failures"], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "refresh" in result.output and "raw_tables" in result.output
     assert report.run_id[:8] in result.output
+
+
+def test_a_failed_step_records_itself_as_a_run_launched_by_the_ui_or_the_daemon_does(
+        tmp_path: Path) -> None:
+    # Executed as a run worker executes it: no run_job, no sensor; only the job's failure hook.
+    settings = build_settings(tmp_path)
+    job = build_definitions(settings).resolve_job_def("refresh")
+    result = job.execute_in_process(instance=open_instance(settings), raise_on_error=False)
+    assert not result.success
+    rows = query(settings, "SELECT run_id, job_name, step_key, error FROM ops.run_failures")
+    assert [row[:3] for row in rows] == [(result.run_id, "refresh", "raw_tables")]
+    assert rows[0][3].startswith(f"data folder {settings.data_path} does not exist")
 
 
 def test_a_webhook_that_is_down_does_not_lose_the_record(tmp_path: Path) -> None:

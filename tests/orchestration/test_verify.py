@@ -46,7 +46,7 @@ def test_verify_asks_dbt_for_whole_table_tests_and_runs_no_model(
     [command] = [message for message in messages if message.startswith("Running dbt command")]
     assert '--vars {"check_scope": "full"}' in command
     selected = command.split("--select", 1)[1].split()
-    assert "gridwarehouse.assert_load_ledger_reconciles" in selected
+    assert "gridwarehouse.assert_measurement_files_reconcile" in selected
     assert all(name.split(".")[-1] not in ("measurements", "stg_raw__measurements") for name in selected)
 
 
@@ -86,10 +86,10 @@ def test_warehouse_verify_exits_1_when_an_error_check_fails(duckdb_build: Build,
     rows = [line.split("│")[1:4] for line in completed.stdout.splitlines() if line.startswith("│")]
     assert [cell.strip() for cell in rows[0]] == ["analytics/measurements", "assert_measurement_files_reconcile",
                                                   "failed"]
-    assert "checks: 87 passed, 3 warned, 1 failed" in completed.stdout
+    assert "checks: 86 passed, 3 warned, 1 failed" in completed.stdout
 
 
 def test_warehouse_verify_exits_0_and_prints_the_checks_on_a_sound_warehouse(duckdb_build: Build) -> None:
     completed = warehouse_verify(duckdb_build, duckdb_build.settings.duckdb_path)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "checks: 88 passed, 3 warned, 0 failed" in completed.stdout
+    assert "checks: 87 passed, 3 warned, 0 failed" in completed.stdout

@@ -14,7 +14,7 @@ import duckdb
 import psycopg
 import pytest
 
-from kernel.database import WarehouseBusyError
+from kernel.database import ConnectionFailed, WarehouseBusyError
 from loaders.errors import UnreadableFileError
 from orchestration.definitions import build_definitions
 from orchestration.defs.warehouse_access import is_transient, retry_later, retrying_transient_errors
@@ -30,9 +30,25 @@ RAW_KEYS = [dg.AssetKey(["raw", table]) for table in ("assets", "signals", "meas
     psycopg.OperationalError("connection refused"),
     WarehouseBusyError("another loader holds the warehouse writer lock on PostgreSQL"),
     RuntimeError("dbt: Could not set lock on file /x/warehouse.duckdb"),
+    ConnectionFailed('cannot open DuckDB file w.duckdb as loader: IO Error: Could not set lock on file '
+                     '"w.duckdb": Conflicting lock is held'),
+    ConnectionFailed("cannot connect to PostgreSQL at x@db:5432/w for the writer lock: connection failed: "
+                     "FATAL: the database system is starting up"),
 ])
 def test_lock_conflicts_and_lost_connections_are_transient(error: Exception) -> None:
     assert is_transient(error)
+
+
+@pytest.mark.parametrize("reason", [
+    'connection to server at "127.0.0.1", port 5999 failed: Connection refused',
+    'failed to resolve host "nosuchhost": [Errno -2] Name or service not known',
+    "connection timeout expired",
+    'password authentication failed for user "x"',
+])
+def test_a_server_that_cannot_be_reached_at_a_step_s_start_is_not_retried(reason: str) -> None:
+    # Also when the connection was made for the writer lock, whose message says "writer lock".
+    for what in ("as loader", "for the writer lock"):
+        assert not is_transient(ConnectionFailed(f"cannot connect to PostgreSQL at x@h:5999/w {what}: {reason}"))
 
 
 @pytest.mark.parametrize("error", [
@@ -49,6 +65,21 @@ def test_each_retry_waits_twice_as_long(retry_number: int, delay: float) -> None
     context = SimpleNamespace(retry_number=retry_number, log=logging.getLogger("test"))
     request = retry_later(context, RuntimeError("busy"))
     assert (request.seconds_to_wait, request.max_retries) == (delay, 4)
+
+
+def test_after_the_last_retry_the_step_fails_with_the_error_itself() -> None:
+    context = SimpleNamespace(retry_number=4, log=logging.getLogger("test"))
+    error = RuntimeError("busy")
+    assert retry_later(context, error) is error
+
+
+def test_a_retry_request_carries_the_error_as_its_cause() -> None:
+    context = SimpleNamespace(retry_number=0, log=logging.getLogger("test"))
+    error = RuntimeError("busy")
+    with pytest.raises(dg.RetryRequested) as raised, retrying_transient_errors(context):
+        raise WarehouseBusyError("another writer")
+    assert isinstance(raised.value.__cause__, WarehouseBusyError)
+    assert retry_later(context, error).__cause__ is error
 
 
 def test_a_non_transient_error_passes_through_unchanged() -> None:

@@ -19,7 +19,7 @@ COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DEPLOY_DAGSTER = PROJECT_ROOT / "deploy" / "dagster"
 VARIABLE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::?[-?][^}]*)?\}")
 ONLY_A_VARIABLE = re.compile(r"^\$\{[A-Z0-9_]+(:?\?[^}]*)?\}$")
-LONG_RUNNING = ("warehouse-db", "dagster-db", "code-location", "webserver", "daemon")
+LONG_RUNNING = ("warehouse-db", "dagster-db", "code-location", "webserver", "daemon", "api")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,8 @@ def environment(service: dict) -> dict[str, str]:
 
 
 def test_services_of_the_deployment(services: dict) -> None:
-    assert set(services) == {"warehouse-db", "dagster-db", "migrate", "code-location", "webserver", "daemon"}
+    assert set(services) == {"warehouse-db", "dagster-db", "migrate", "code-location", "webserver", "daemon",
+                             "api"}
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)
@@ -56,14 +57,16 @@ def test_start_up_order(services: dict) -> None:
                                            "dagster-db": "service_healthy"}
     assert conditions("webserver") == {"dagster-db": "service_healthy", "code-location": "service_healthy"}
     assert conditions("daemon") == {"dagster-db": "service_healthy", "code-location": "service_healthy"}
+    assert conditions("api") == {"migrate": "service_completed_successfully"}
 
 
 def test_published_ports_are_bound_to_loopback(services: dict) -> None:
     published = {name: service.get("ports", []) for name, service in services.items() if service.get("ports")}
 
-    assert set(published) == {"warehouse-db", "webserver"}
+    assert set(published) == {"warehouse-db", "webserver", "api"}
     assert all(str(port).startswith("127.0.0.1:") for ports in published.values() for port in ports)
     assert published["webserver"] == ["127.0.0.1:${DAGSTER_WEBSERVER_PORT:-3000}:3000"]
+    assert published["api"] == ["127.0.0.1:${WAREHOUSE_API_PORT:-8000}:8000"]
 
 
 def test_no_secret_is_written_in_the_file(services: dict) -> None:
@@ -110,6 +113,12 @@ def test_each_service_connects_as_its_own_role(services: dict) -> None:
     assert "user=${WAREHOUSE_LOADER_USER:-loader}" in code["WAREHOUSE_PG_DSN"]
     assert "user=${WAREHOUSE_TRANSFORMER_USER:-transformer}" in code["WAREHOUSE_TRANSFORMER_PG_DSN"]
     assert code["WAREHOUSE_ENV"] == "prod"
+    # The read API holds the analyst's login only, and tokens it cannot start without.
+    api = environment(services["api"])
+    assert "user=${WAREHOUSE_ANALYST_USER:-analyst}" in api["WAREHOUSE_PG_DSN"]
+    assert api["WAREHOUSE_READER_PG_DSN"] == api["WAREHOUSE_PG_DSN"]
+    assert api["WAREHOUSE_API_TOKENS"] == "${WAREHOUSE_API_TOKENS}"
+    assert not [key for key in api if key.startswith("WAREHOUSE_TRANSFORMER") or key.startswith("DAGSTER_")]
     # The webserver and the daemon hold Dagster's credentials only, never the warehouse's.
     for name in ("webserver", "daemon"):
         assert not [key for key in environment(services[name]) if key.startswith("WAREHOUSE_")]
@@ -155,3 +164,10 @@ def test_ci_workflow_runs_what_ci_runs() -> None:
     assert ".ci/run" in steps
     assert any("docker-compose config -q" in step for step in steps)
     assert "make test" in (PROJECT_ROOT / ".ci" / "run").read_text()
+
+
+def test_the_api_is_healthy_only_when_ready(services: dict) -> None:
+    api = services["api"]
+
+    assert api["command"][:2] == ["warehouse", "serve"]
+    assert "http://127.0.0.1:8000/ready" in " ".join(api["healthcheck"]["test"])

@@ -104,8 +104,27 @@ def test_analyst_cannot_create_schemas(logins: Logins) -> None:
     refused(logins.analyst, "CREATE SCHEMA scratch")
 
 
-def test_analyst_cannot_read_raw(logins: Logins) -> None:
-    refused(logins.analyst, "SELECT * FROM raw.load_ledger")
+@pytest.mark.parametrize("table", ["raw.measurements", "raw.assets", "raw.signals", "raw.schema_migrations"])
+def test_analyst_cannot_read_raw_rows(logins: Logins, table: str) -> None:
+    refused(logins.analyst, f"SELECT * FROM {table}")
+
+
+def test_analyst_reads_the_load_ledger_and_rejected_rows(logins: Logins) -> None:
+    # How the data got in is the analysts' (and the read API's) to see: migration 0005.
+    execute(logins.admin, "INSERT INTO raw.load_ledger (load_id, source_file, file_kind, size_bytes, sha256, "
+                          "started_at, status) VALUES (7, 'assets.json', 'assets', 10, 'abc', now(), 'failed'); "
+                          "INSERT INTO raw.rejected_rows VALUES (7, 'assets.json', 'assets', 3, '{', 'not JSON', now())")
+
+    assert execute(logins.analyst, "SELECT load_id, status FROM raw.load_ledger") == [(7, "failed")]
+    assert execute(logins.analyst, "SELECT line_number, reason FROM raw.rejected_rows") == [(3, "not JSON")]
+
+
+def test_analyst_reads_what_the_marts_reflect(logins: Logins) -> None:
+    # refresh_state's tables are made later, by dbt as the transformer.
+    execute(logins.transformer, "CREATE TABLE refresh_state.applied_loads AS SELECT 7::bigint AS load_id")
+
+    assert execute(logins.analyst, "SELECT load_id FROM refresh_state.applied_loads") == [(7,)]
+    refused(logins.analyst, "DELETE FROM refresh_state.applied_loads")
 
 
 def test_analyst_cannot_read_staging(logins: Logins) -> None:

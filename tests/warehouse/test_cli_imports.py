@@ -31,3 +31,16 @@ def test_load_imports_neither_dagster_nor_dbt(tmp_path: Path) -> None:
     packages = imported_packages("load", env=env)
     assert "loaders" in packages
     assert packages.isdisjoint(HEAVY)
+
+
+def test_sql_imports_neither_dagster_nor_dbt(tmp_path: Path) -> None:
+    from kernel.database import Warehouse, connect
+    from kernel.reader_snapshot import publish_reader_snapshot
+
+    warehouse = Warehouse(target="duckdb", duckdb_path=tmp_path / "w.duckdb", reader_path=tmp_path / "w-analysts.duckdb")
+    with connect(warehouse, "loader") as db:
+        db.execute("CREATE TABLE t AS SELECT 1 AS x")
+    publish_reader_snapshot(warehouse)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("WAREHOUSE_")}
+    env["WAREHOUSE_DUCKDB_PATH"] = str(warehouse.duckdb_path)
+    assert imported_packages("sql", "select x from t", env=env).isdisjoint(HEAVY)

@@ -14,7 +14,9 @@
 -- are left out (see orphan_measurements). The duplicate rule (macros/duplicate_rule.sql):
 -- raw rows with the same signal and time collapse into one, the row from the most recent
 -- load winning, then the later line within the file; exact duplicates collapse the same
--- way. duplicates_dropped counts the raw rows each reading won over.
+-- way. duplicates_dropped counts the raw rows each reading won over. local_time_flag says
+-- how the reading's local wall time became its UTC instant where daylight-saving time
+-- made that less than certain (macros/local_time.sql).
 -- Incremental: the pre-hook deletes the batch's (signal, day) pairs and this query
 -- recomputes them from every current load with readings on them (macros/refresh_batch.sql).
 -- The ledger decides which loads are current and which the refresh batch holds
@@ -29,7 +31,8 @@ with readings as (
         staged.measured_at,
         staged.value,
         staged.load_id,
-        staged.line_number
+        staged.line_number,
+        staged.local_time_flag
     from {{ ref('stg_raw__measurements') }} as staged
     {%- if batch.mode == 'incremental' %}
     {{ join_batch_pairs('staged.signal_id', 'staged.measured_at') }}
@@ -55,6 +58,7 @@ select
     measured_at,
     value,
     load_id,
-    cast(duplicates_dropped as bigint) as duplicates_dropped
+    cast(duplicates_dropped as bigint) as duplicates_dropped,
+    local_time_flag
 from ranked
 where duplicate_rank = 1

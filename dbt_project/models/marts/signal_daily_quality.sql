@@ -17,6 +17,8 @@
 --                    ever) to its first reading, or from its last reading to the day's end
 --                    (or the end of the data). A day without readings is one long gap.
 --   flatline         the day overlaps a stuck stretch (signal_flatlines).
+--   ambiguous_readings, skipped_hour_readings   readings whose local wall time daylight-
+--                    saving time left uncertain (measurements.local_time_flag).
 -- Incremental: the days fixed by the pre-hook (refresh_state.quality_days, see
 -- macros/daily_quality_batch.sql) are recomputed; every other row stays.
 {%- set batch = refresh_batch() %}
@@ -35,6 +37,7 @@ readings as (
         measurements.measured_at,
         measurements.value,
         measurements.duplicates_dropped,
+        measurements.local_time_flag,
         cast(measurements.measured_at as date) as day_utc
     from {{ ref('measurements') }} as measurements
     {%- if batch.mode == 'incremental' %}
@@ -129,7 +132,9 @@ daily as (
                 when sequenced.value < signals.plausible_min or sequenced.value > signals.plausible_max then 1
                 else 0
             end
-        ) as out_of_range
+        ) as out_of_range,
+        sum(case when sequenced.local_time_flag = 'repeated_ambiguous' then 1 else 0 end) as ambiguous_readings,
+        sum(case when sequenced.local_time_flag = 'skipped' then 1 else 0 end) as skipped_hour_readings
     from sequenced
     left join signals
         on signals.signal_id = sequenced.signal_id
@@ -183,6 +188,8 @@ select
     ) as max_gap_seconds,
     cast(coalesce(daily.duplicates_dropped, 0) as bigint) as duplicates_dropped,
     cast(coalesce(daily.out_of_range, 0) as bigint) as out_of_range,
+    cast(coalesce(daily.ambiguous_readings, 0) as bigint) as ambiguous_readings,
+    cast(coalesce(daily.skipped_hour_readings, 0) as bigint) as skipped_hour_readings,
     flat_days.signal_id is not null as flatline
 from day_windows
 left join daily

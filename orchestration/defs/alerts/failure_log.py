@@ -39,29 +39,60 @@ class RunFailure:
     failed_at: datetime
 
 
-def record_failures(settings: Settings, failures: Sequence[RunFailure]) -> None:
-    """Append the failures to ops.run_failures (creating the table if need be)."""
+# Serialises the recorders of one PostgreSQL warehouse (the run, the sensor, `warehouse
+# failures`), so that "insert unless recorded" holds across processes. DuckDB admits one
+# writing process at a time by itself.
+RECORD_LOCK_KEY = 0x6F70735F72756E  # "ops_run"
+
+
+def record_failures(settings: Settings, failures: Sequence[RunFailure], *,
+                    attempts: int = RECORD_ATTEMPTS) -> int:
+    """Add the failures that ops.run_failures lacks (one row per run and step, whoever
+    records it first), creating the table if need be; return how many were added."""
     if not failures:
-        return
+        return 0
     from kernel.database import connect
     from kernel.ops import migrate_ops
     from orchestration.defs.warehouse_access import is_transient
 
-    for attempt in range(1, RECORD_ATTEMPTS + 1):
+    for attempt in range(1, attempts + 1):
         try:
             with connect(settings.warehouse, "loader") as db:
                 migrate_ops(db)
                 with db.transaction():
+                    if db.dialect == "postgres":
+                        db.execute("SELECT pg_advisory_xact_lock(?)", (RECORD_LOCK_KEY,))
+                    added = 0
                     for failure in failures:
-                        db.execute(
-                            f"INSERT INTO ops.run_failures ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
-                            tuple(getattr(failure, column) for column in COLUMNS))
-            return
+                        values = tuple(getattr(failure, column) for column in COLUMNS)
+                        if db.execute("SELECT 1 FROM ops.run_failures WHERE run_id = ? "
+                                      "AND step_key IS NOT DISTINCT FROM ?",
+                                      (failure.run_id, failure.step_key)):
+                            continue
+                        db.execute(f"INSERT INTO ops.run_failures ({', '.join(COLUMNS)}) "
+                                   "VALUES (?, ?, ?, ?, ?)", values)
+                        added += 1
+            return added
         except Exception as error:
-            if attempt == RECORD_ATTEMPTS or not is_transient(error):
+            if attempt == attempts or not is_transient(error):
                 raise
             log.warning("recording run failure, attempt %d: %s", attempt, error)
             time.sleep(RECORD_RETRY_SECONDS)
+    return 0
+
+
+def recorded_run_ids(settings: Settings, run_ids: Sequence[str]) -> set[str]:
+    """Those of `run_ids` that ops.run_failures holds a row of."""
+    from kernel.database import connect
+
+    if not run_ids or (settings.target == "duckdb" and not settings.duckdb_path.exists()):
+        return set()
+    with connect(settings.warehouse, "loader", read_only=True) as db:
+        if not db.table_exists("ops", "run_failures"):
+            return set()
+        placeholders = ", ".join("?" for _ in run_ids)
+        return {run_id for (run_id,) in db.execute(
+            f"SELECT DISTINCT run_id FROM ops.run_failures WHERE run_id IN ({placeholders})", tuple(run_ids))}
 
 
 def recorded_failures(settings: Settings, limit: int = 20) -> list[RunFailure]:

@@ -5,11 +5,13 @@
 `verify` only the checks. All run in one process: steps are few and long, and each step
 of a multiprocess run would re-import Dagster, dbt and Polars. All carry the writer tag
 the run queue admits one run of: `verify` only reads, but it must read while nothing
-writes, and on DuckDB dbt needs the file to itself.
+writes, and on DuckDB dbt needs the file to itself. A failed step of any of them records
+itself in ops.run_failures (alerts/hooks.py), with or without the daemon.
 """
 
 import dagster as dg
 
+from orchestration.defs.alerts.hooks import record_failed_step
 from orchestration.defs.dead_runs import fail_dead_runs
 from orchestration.defs.warehouse_access import WRITER_RUN_TAGS
 
@@ -23,14 +25,20 @@ refresh_job = dg.define_asset_job(
                 "incrementally and run every check.",
     executor_def=dg.in_process_executor,
     tags=WRITER_RUN_TAGS,
+    hooks={record_failed_step},
 )
 
 
 def _reseed_run_config(values: dict) -> dict:
-    return {"ops": {
-        RAW_STEP: {"config": {"reseed": True, "confirm": values["confirm"]}},
-        DBT_STEP: {"config": {"full_refresh": True}},
-    }}
+    return {
+        "ops": {
+            RAW_STEP: {"config": {"reseed": True, "confirm": values["confirm"]}},
+            DBT_STEP: {"config": {"full_refresh": True}},
+        },
+        # The run config behind a mapping can only come from here: name the console logger,
+        # Dagster's unless `warehouse reseed` puts its own in (orchestration/runs.py).
+        "loggers": {"console": {}},
+    }
 
 
 reseed_job = dg.define_asset_job(
@@ -40,6 +48,7 @@ reseed_job = dg.define_asset_job(
                 "every dbt model from scratch (--full-refresh). Asks for `confirm: true`.",
     executor_def=dg.in_process_executor,
     tags=WRITER_RUN_TAGS,
+    hooks={record_failed_step},
     config=dg.ConfigMapping(
         config_schema={"confirm": dg.Field(
             bool, description="Set to true to empty the raw tables and rebuild everything.")},
@@ -56,6 +65,7 @@ verify_job = dg.define_asset_job(
                 "checks and the marts' freshness. Builds nothing.",
     executor_def=dg.in_process_executor,
     tags=WRITER_RUN_TAGS,
+    hooks={record_failed_step},
     config={"ops": {DBT_STEP: {"config": {"check_scope": "full"}}}},
 )
 

@@ -1,7 +1,8 @@
 """The raw tables as Dagster assets, produced by the loaders in one step.
 
-One asset per raw table, keyed exactly as dbt names its sources (`raw/assets`, ...), so
-the UI draws a single lineage graph from the dump files to the marts. The step calls
+One asset per raw table, keyed exactly as dbt names its sources (`raw/assets`, ...), each
+depending on its dump files (`dumps/<kind>`, dump_files.py), so the UI draws a single
+lineage graph from the dump files to the marts. The step calls
 `loaders.pipeline.load_directory`; every materialization carries what that load did.
 """
 
@@ -12,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from kernel.settings import Settings
-from loaders.dump_kinds import DUMP_KINDS
+from loaders.dump_kinds import DUMP_KINDS, dump_kind
+from orchestration.defs.ingest.dump_files import DUMP_KEYS, load_observation
 from orchestration.defs.ingest.ledger_queries import current_rows_by_kind, rejected_rows_total
+from orchestration.defs.reader_snapshot import publish_for_analysts, run_has_dbt_step
 from orchestration.defs.table_metadata import Relation, describe, markdown_table
 from orchestration.defs.warehouse_access import exclusive_writer, retrying_transient_errors
 
@@ -43,11 +46,18 @@ class IngestConfig(dg.Config):
     """Must be true for a reseed: it deletes every raw row before reloading."""
 
 
+def _dump_deps(key: dg.AssetKey) -> list[dg.AssetKey]:
+    """The dump files a raw table is read from: its kind's, or every kind's for the
+    bookkeeping tables (dump_files.py)."""
+    kind = KIND_OF_KEY.get(key)
+    return [DUMP_KEYS[kind]] if kind else list(DUMP_KEYS.values())
+
+
 @dg.multi_asset(
     name="raw_tables",
     specs=[
         dg.AssetSpec(key, group_name="raw", description=DESCRIPTIONS[key.path[-1]],
-                     kinds={"python", "polars"}, skippable=True,
+                     kinds={"python", "polars"}, skippable=True, deps=_dump_deps(key),
                      metadata={"dagster/table_name": f"raw.{key.path[-1]}"})
         for key in RAW_KEYS.values()
     ],
@@ -78,6 +88,15 @@ def raw_tables(
     for result in results:
         context.log.info(f"{result.source_file}: {result.status}, {result.rows_loaded:,} loaded, "
                          f"{result.rows_rejected:,} rejected in {result.seconds:.1f} s")
+    # The dump files as this load found them, recorded before the tables built from them.
+    # Dagster read the dumps' data versions when the step started, for the materializations
+    # to name as their inputs; forgetting them makes it read these (private, and the one
+    # way: tests/orchestration/test_full_build.py fails if an upgrade changes it).
+    step = context.get_step_execution_context()
+    for kind in kinds:
+        files = [(r.source_file, r.size_bytes, r.sha256) for r in results if r.file_kind == kind]
+        context.log_event(load_observation(dump_kind(kind), settings.data_path, files))
+        step.wipe_input_asset_version_info(DUMP_KEYS[kind])
     yield from materializations
 
     failed = [result for result in results if result.status == "failed"]
@@ -89,6 +108,8 @@ def raw_tables(
             metadata={"failed_files": [r.source_file for r in failed]},
             allow_retries=False,
         )
+    if not run_has_dbt_step(context):
+        publish_for_analysts(context, settings)
 
 
 def _materializations(
@@ -146,13 +167,20 @@ def load_metadata(results: Sequence["FileLoadResult"]) -> dict[str, Any]:
 
 
 def _progress_logger(context: dg.AssetExecutionContext):
+    """A line every PROGRESS_LOG_SECONDS of a long file, and its final count if it had any."""
     last_logged = time.monotonic()
+    logged_for: str | None = None
 
-    def log_progress(source_file: str, rows_read: int, seconds: float) -> None:
-        nonlocal last_logged
-        if time.monotonic() - last_logged < PROGRESS_LOG_SECONDS:
+    def log_progress(source_file: str, rows_read: int, seconds: float, *, done: bool = False) -> None:
+        nonlocal last_logged, logged_for
+        if done:
+            due = logged_for == source_file
+        else:
+            due = time.monotonic() - last_logged >= PROGRESS_LOG_SECONDS
+        if not due:
             return
         last_logged = time.monotonic()
+        logged_for = source_file
         rate = rows_read / seconds if seconds > 0 else 0.0
         context.log.info(f"{source_file}: {rows_read:,} rows read, {rate:,.0f} rows/s")
 

@@ -1,7 +1,11 @@
 """Checks of the raw tables against the load ledger, run after every load.
 
 `ledger_reconciles`: each table holds exactly the rows the ledger says its current loads
-wrote, no more, no fewer; blocking, since dbt would build on a miscount.
+wrote, no more, no fewer; blocking, since dbt would build on a miscount. The one
+reconciliation of raw against the ledger, for every dump kind of the registry. A refresh
+checks the loads it added or removed (those the marts do not reflect yet, from
+refresh_state), so its cost follows what arrived; `verify`, `reseed` and a warehouse
+never built check every load.
 `rejected_share_below_threshold`: the share of refused rows stays under
 `settings.max_rejected_share`, so a dump that went bad shows as a failed check. It is an
 error for the measurement dumps; for assets.json and signal.json, a few dozen records
@@ -17,6 +21,7 @@ import dagster as dg
 from loaders.dump_kinds import DUMP_KINDS
 from orchestration.defs.ingest.assets import DATA_TABLES, RAW_KEYS
 from orchestration.defs.ingest.ledger_queries import (
+    changed_load_ids,
     current_load_count,
     mismatches,
     rejected_share,
@@ -34,6 +39,8 @@ RECONCILED_TABLES: dict[str, str | None] = {**KIND_OF_TABLE, "rejected_rows": No
 SHARE_SEVERITY = {kind.name: dg.AssetCheckSeverity.WARN if kind.reference else dg.AssetCheckSeverity.ERROR
                   for kind in DUMP_KINDS}
 SHOWN_MISMATCHES = 10
+# Jobs whose reconciliation covers every load, whatever changed.
+FULL_SCOPE_JOBS = {"verify", "reseed"}
 
 
 def _reconcile_spec(table: str) -> dg.AssetCheckSpec:
@@ -60,19 +67,23 @@ def raw_table_checks(
     from kernel.database import connect
 
     with connect(settings.warehouse, "loader", read_only=True) as sink:
+        scope = None if context.run.job_name in FULL_SCOPE_JOBS else changed_load_ids(sink)
         for check_key in context.selected_asset_check_keys:
             table = check_key.asset_key.path[-1]
             if check_key.name == "ledger_reconciles":
-                yield reconcile(sink, table, RECONCILED_TABLES[table])
+                yield reconcile(sink, table, RECONCILED_TABLES[table], scope)
             else:
                 yield share_under_threshold(sink, table, KIND_OF_TABLE[table],
                                             settings.max_rejected_share)
 
 
-def reconcile(sink: "Database", table: str, kind: str | None) -> dg.AssetCheckResult:
-    wrong = mismatches(sink, table, kind)
+def reconcile(sink: "Database", table: str, kind: str | None,
+              load_ids: "list[int] | None" = None) -> dg.AssetCheckResult:
+    """raw.<table> against the ledger: every load, or those of `load_ids` (a refresh's)."""
+    wrong = mismatches(sink, table, kind, load_ids)
     metadata: dict[str, Any] = {
-        "loads_checked": current_load_count(sink, kind),
+        "scope": "every load" if load_ids is None else f"{len(load_ids)} loads changed by this run",
+        "loads_checked": current_load_count(sink, kind) if load_ids is None else len(load_ids),
         "loads_mismatched": len(wrong),
     }
     if wrong:

@@ -4,6 +4,7 @@ in SQL both warehouses run."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -51,22 +52,30 @@ def rejected_rows_total(db: Database) -> int:
     return int(rows[0][0] or 0)
 
 
-def mismatches(db: Database, table: str, kind: str | None) -> list[Mismatch]:
+def mismatches(db: Database, table: str, kind: str | None,
+               load_ids: Sequence[int] | None = None) -> list[Mismatch]:
     """Loads whose row count in `raw.<table>` disagrees with the ledger.
 
     For a data table the ledger's `rows_loaded` of the kind's current loads; for
     `rejected_rows` (kind None) the `rows_rejected` of every current load. Rows of a
     load that is not current (replaced, failed, unknown) are mismatches too.
+    `load_ids` narrows both sides to those loads (on PostgreSQL a list of literal ids
+    reads just their partitions); None checks the whole table.
     """
     expected_column, kind_filter, params = (
         ("rows_rejected", "", ()) if kind is None else ("rows_loaded", "AND file_kind = ?", (kind,)))
+    if load_ids is not None and not load_ids:
+        return []
+    # Literal integers, not parameters: the planner prunes partitions only by constants.
+    in_scope = "" if load_ids is None else f"load_id IN ({', '.join(str(int(i)) for i in load_ids)})"
     rows = db.execute(
         f"""
         WITH expected AS (
             SELECT load_id, {expected_column} AS n FROM raw.load_ledger
-            WHERE status = 'loaded' {kind_filter}
+            WHERE status = 'loaded' {kind_filter} {'AND ' + in_scope if in_scope else ''}
         ), found AS (
-            SELECT load_id, count(*) AS n FROM raw.{table} GROUP BY load_id
+            SELECT load_id, count(*) AS n FROM raw.{table} {'WHERE ' + in_scope if in_scope else ''}
+            GROUP BY load_id
         )
         SELECT coalesce(e.load_id, f.load_id), e.n, coalesce(f.n, 0)
         FROM expected e FULL OUTER JOIN found f ON f.load_id = e.load_id
@@ -75,6 +84,20 @@ def mismatches(db: Database, table: str, kind: str | None) -> list[Mismatch]:
         """, params)
     return [Mismatch(int(load_id), None if expected is None else int(expected), int(found))
             for load_id, expected, found in rows]
+
+
+def changed_load_ids(db: Database) -> list[int] | None:
+    """The loads added or removed since the marts were last built (refresh_state), or
+    None when that is not known (no build yet): then everything is to be checked."""
+    if not db.table_exists("refresh_state", "applied_loads"):
+        return None
+    rows = db.execute(
+        """(SELECT load_id FROM raw.load_ledger WHERE status = 'loaded'
+            EXCEPT SELECT load_id FROM refresh_state.applied_loads)
+           UNION
+           (SELECT load_id FROM refresh_state.applied_loads
+            EXCEPT SELECT load_id FROM raw.load_ledger WHERE status = 'loaded')""")
+    return sorted(int(load_id) for (load_id,) in rows)
 
 
 def current_load_count(db: Database, kind: str | None) -> int:

@@ -2,10 +2,13 @@
 
 The step holds the warehouse's writer lock while dbt runs and buffers dbt's events until
 dbt exits: only then may this process open DuckDB to count each table's rows, which
-it adds to the materializations before handing them to Dagster.
+it adds to the materializations before handing them to Dagster. dbt's lines are logged
+as they come (dbt_output.py). When it succeeds it publishes the analysts' copy of a
+DuckDB warehouse (orchestration.defs.reader_snapshot).
 """
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,6 +20,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, dbt_assets
 
 from orchestration.defs.dead_runs import record_subprocess
+from orchestration.defs.transform.dbt_output import relayed_events
+from orchestration.defs.reader_snapshot import publish_for_analysts
 from orchestration.defs.table_metadata import Relation, column_schema, preview, row_count
 from orchestration.defs.transform.refresh_plan import (
     RefreshPlan,
@@ -115,6 +120,8 @@ def build_dbt_models(translator: DagsterDbtTranslator, manifest_path: Path) -> d
             context.log.info(f"dbt build skipped: {plan.reason}")
             yield from (dg.AssetObservation(asset_key=key, metadata={"dbt_build": "skipped", "reason": plan.reason})
                         for key in sorted(context.selected_asset_keys) if key.path[0] == MARTS_SCHEMA)
+            # The loads before may still have changed raw, and a copy may be missing.
+            publish_for_analysts(context, settings)
             return
         if plan.mode == "full":
             context.log.info(f"dbt builds every model from scratch: {plan.reason}")
@@ -127,7 +134,7 @@ def build_dbt_models(translator: DagsterDbtTranslator, manifest_path: Path) -> d
             with dbt_environment(settings):
                 invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_path)
             with dbt_stopped_on_exit(context, invocation):
-                events = list(invocation.stream())
+                events = list(relayed_events(invocation))
             error = invocation.get_error()
             if error is None and whole_graph:
                 record_applied_project(settings, fingerprint)
@@ -136,13 +143,45 @@ def build_dbt_models(translator: DagsterDbtTranslator, manifest_path: Path) -> d
             # Its events are read; a failed build keeps its compiled SQL and dbt.log to look at.
             shutil.rmtree(target_path, ignore_errors=True)
         elif is_transient_message(str(error)):
-            raise retry_later(context, error) from error
+            raise retry_later(context, error)
         yield from with_table_metadata(settings, events, relations)
         if error is not None:
             context.log.error(f"dbt's log and compiled SQL of this build: {target_path}")
-            raise error
+            raise DbtBuildFailed.of(error, target_path) from error
+        publish_for_analysts(context, settings)
 
     return dbt_models
+
+
+# dbt's error lines: a progress line per failed node ("29 of 52 FAIL 1 name ... [FAIL 1 in
+# 0.2s]"), then per node a headline naming it and its file ("Failure in test name
+# (tests/name.sql)", "Database Error in model name (models/...)") and the detail.
+_DBT_PROGRESS = re.compile(r"^\d+ of \d+ ")
+_DBT_HEADLINE = re.compile(r"^(Failure|\w+ Error|Error) in \w+ ")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class DbtBuildFailed(RuntimeError):
+    """dbt exited with an error: the message names the first node that failed, its file, why,
+    and where dbt's log is."""
+
+    @classmethod
+    def of(cls, error: Exception, target_path: Path) -> "DbtBuildFailed":
+        # dagster-dbt's error opens with the whole dbt command line and ends with the error
+        # lines it read from dbt's log, one paragraph each, after this heading.
+        _, _, parsed = str(error).partition("Errors parsed from dbt logs:")
+        lines = [" ".join(_ANSI.sub("", paragraph).split()) for paragraph in parsed.split("\n\n")]
+        lines = [line for line in lines if line and not _DBT_PROGRESS.match(line)]
+        where = f"dbt's log and compiled SQL: {target_path}"
+        if not lines:
+            return cls(f"dbt build failed; {where}")
+        headlines = [at for at, line in enumerate(lines) if _DBT_HEADLINE.match(line)]
+        first = headlines[0] if headlines else 0
+        cause = lines[first]
+        if first + 1 < len(lines) and first + 1 not in headlines:
+            cause += f": {lines[first + 1]}"
+        more = f" (and {len(headlines) - 1} more)" if len(headlines) > 1 else ""
+        return cls(f"dbt build failed: {cause}{more}; {where}")
 
 
 @contextmanager

@@ -90,9 +90,10 @@ def dbt_resource(settings: Settings) -> DbtCliResource:
     # dagster-dbt reads dbt's events from its output, never its JSON artifacts, and a
     # build's folder is deleted once read: writing manifest.json and run_results.json
     # would only add to every build (a failed one keeps dbt.log and the compiled SQL).
+    # dbt's lines go to pipes, files and JSON logs (dbt_output.py): no colour codes.
     return WarehouseDbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
                                    target=settings.target, dbt_executable=dbt_executable(),
-                                   global_config_flags=["--no-write-json"])
+                                   global_config_flags=["--no-write-json", "--no-use-colors"])
 
 
 def manifest_is_stale() -> bool:
@@ -115,7 +116,7 @@ def prepare_manifest(settings: Settings) -> Path:
     # Parse into a private folder and move the result into place in one step, so two
     # processes preparing at once (a test run and `warehouse ui`) never read half a file.
     with tempfile.TemporaryDirectory(prefix="parse-", dir=TARGET_DIR) as scratch:
-        command = [dbt_executable(), "parse", "--quiet", "--target", settings.target,
+        command = [dbt_executable(), "--no-use-colors", "parse", "--quiet", "--target", settings.target,
                    "--target-path", scratch, "--log-path", scratch]
         log.info("parsing the dbt project: %s", " ".join(command))
         # The environment a build sees (dbt_environment): the same profile, so the parse
