@@ -58,14 +58,6 @@ def test_an_unknown_resolution_is_422_listing_the_known(client: TestClient, sign
     assert body["expected"] == "'raw', '15min', 'hourly' or 'daily'"
 
 
-def test_15min_before_its_mart_exists_is_422_saying_so(client: TestClient, signal_id: int) -> None:
-    status, body = error(client, f"/signals/{signal_id}/measurements", resolution="15min")
-
-    assert status == 422
-    assert body["parameter"] == "resolution"
-    assert "analytics.measurements_15min does not exist" in body["expected"]
-
-
 def test_a_page_larger_than_the_limit_is_422(client: TestClient, signal_id: int) -> None:
     status, body = error(client, f"/signals/{signal_id}/measurements", limit=MAX_PAGE_ROWS + 1)
 

@@ -1,7 +1,7 @@
-"""resolution=15min is served from analytics.measurements_15min as soon as the warehouse has it.
+"""resolution=15min is served from analytics.measurements_15min, exactly as SQL gives it.
 
-The mart comes with the time-weighted analytics; here a stand-in table with its columns
-is made in a copy of the DuckDB warehouse, which is all the API looks for.
+A warehouse built before the time-weighted marts lacks the table or some of its columns:
+copies of the DuckDB warehouse stand in for those.
 """
 
 from __future__ import annotations
@@ -21,9 +21,14 @@ COLUMNS = ("interval_start_utc", "readings", "covered_seconds", "avg_time_weight
            "value_at_start", "energy_kwh", "reactive_energy_kvarh")
 
 
-def with_quarter_hours(duckdb_served: Served, tmp_path: Path, columns: str) -> Served:
+def with_quarter_hours(duckdb_served: Served, tmp_path: Path, columns: str | None) -> Served:
+    """A copy whose measurements_15min holds only `columns` (None: no such table at all)."""
     served = writable_copy(duckdb_served, tmp_path)
     with connect(served.settings().warehouse, "loader") as writer:
+        writer.execute("DROP TABLE analytics.measurements_15min")
+        if columns is None:
+            publish_reader_snapshot(served.settings().warehouse)
+            return served
         writer.execute(f"""
             CREATE TABLE analytics.measurements_15min AS
             SELECT {columns}
@@ -43,8 +48,8 @@ def signal(duckdb_served: Served) -> int:
                              "LIMIT 1")[0][0]
 
 
-def test_quarter_hours_are_the_mart_once_it_exists(duckdb_served: Served, tmp_path: Path, signal: int) -> None:
-    served = with_quarter_hours(duckdb_served, tmp_path, "*")
+def test_quarter_hours_are_the_mart(duckdb_served: Served, signal: int) -> None:
+    served = duckdb_served
     expected = served.sql(f"SELECT {', '.join(COLUMNS)} FROM analytics.measurements_15min WHERE signal_id = ? "
                           "AND interval_start_utc >= ? AND interval_start_utc < ? ORDER BY 1",
                           (signal, datetime(2021, 12, 1), datetime(2021, 12, 15)))
@@ -71,3 +76,15 @@ def test_columns_the_mart_lacks_answer_null(duckdb_served: Served, tmp_path: Pat
     (row,) = body["rows"]
     assert row["readings"] > 0
     assert row["avg_time_weighted"] is None and row["energy_kwh"] is None
+
+
+def test_15min_before_its_mart_exists_is_422_saying_so(duckdb_served: Served, tmp_path: Path, signal: int) -> None:
+    served = with_quarter_hours(duckdb_served, tmp_path, None)
+
+    with served.client() as client:
+        response = client.get(f"/signals/{signal}/measurements", params={"resolution": "15min"})
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["parameter"] == "resolution"
+    assert "analytics.measurements_15min does not exist" in body["expected"]
