@@ -74,13 +74,13 @@ ROWS_LAST = b'"rows":[]}'
 
 
 def page_body(page: models.Page, rows: queries.PageRows) -> Response:
-    """A page whose rows the database wrote as JSON (api/page_json.py): pydantic writes the
-    page's own fields (built with no rows) and the rows' array is put in as it came, so no
-    row becomes a Python object. The route's response_model documents the whole page."""
+    """A page whose rows are already JSON (api/page_json.py): pydantic writes the page's own
+    fields (built with no rows) and the rows' array is put in as it is. The route's
+    response_model documents the whole page."""
     head = page.__pydantic_serializer__.to_json(page)
     # `rows` is every page model's last field.
     assert head.endswith(ROWS_LAST), head[-40:]
-    return Response(b"".join((head[:-3], rows.json.encode(), b"}")), media_type="application/json")
+    return Response(b"".join((head[:-3], rows.json, b"}")), media_type="application/json")
 
 
 def create_app(settings: Settings, readers: Readers | None = None) -> FastAPI:

@@ -195,10 +195,10 @@ class PageQuery:
 
 @dataclass(frozen=True)
 class PageRows:
-    """One page: its rows as a JSON array (written by the database, api/page_json.py), how
-    many there are, and the cursor of the next page (None on the last)."""
+    """One page: its rows as a JSON array (api/page_json.py), how many there are, and the
+    cursor of the next page (None on the last)."""
 
-    json: str
+    json: bytes
     count: int
     next: str | None
 
@@ -214,15 +214,14 @@ def _validated(model: type[models.Row], names: Sequence[str], rows: Sequence[tup
 
 
 def _page(db: Database, query: PageQuery, cursor_kind: str) -> PageRows:
-    """One page (one row more is fetched to know whether another follows), its JSON written
-    by the database: no row becomes a Python object."""
+    """One page: `limit` rows and one more, fetched to know whether another page follows."""
     assert query.limit is not None
-    statement = page_json.page_statement(db.dialect, query.statement,
-                                         [(column.name, column.kind) for column in query.columns],
-                                         query.columns[0].name, query.descending)
-    ((rows_json, fetched, last_key),) = db.execute(statement, [query.limit, query.limit, *query.params])
-    following = encode_cursor(cursor_kind, last_key) if fetched > query.limit else None
-    return PageRows(rows_json or "[]", min(fetched, query.limit), following)
+    rows = db.execute(query.statement, query.params)
+    more = len(rows) > query.limit
+    shown = rows[:query.limit] if more else rows
+    following = encode_cursor(cursor_kind, shown[-1][0]) if more else None
+    return PageRows(page_json.rows_json([column.name for column in query.columns], shown),
+                    len(shown), following)
 
 
 def measurements_query(resolution: Resolution, columns: Sequence[Column], signal_id: int,
@@ -340,7 +339,8 @@ def signal(db: Database, signal_id: int) -> models.Signal:
 LOAD_COLUMNS = (_plain("load_id", "int64"), _plain("source_file", "string"), _plain("file_kind", "string"),
                 _plain("size_bytes", "int64"), _plain("sha256", "string"), _plain("rows_read", "int64"),
                 _plain("rows_loaded", "int64"), _plain("rows_rejected", "int64"),
-                _plain("started_at", "timestamptz"), _plain("finished_at", "timestamptz"),
+                Column("started_at", "started_at AT TIME ZONE 'UTC'", "timestamp"),
+                Column("finished_at", "finished_at AT TIME ZONE 'UTC'", "timestamp"),
                 _plain("status", "string"), _plain("error", "string"))
 REJECTED_COLUMNS = (_plain("line_number", "int64"), _plain("raw_line", "string"), _plain("reason", "string"))
 LOAD_STATUSES = ("loaded", "replaced", "failed")
