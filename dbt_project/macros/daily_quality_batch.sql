@@ -233,34 +233,17 @@
                     cast(new_end_at as date) as new_end_day, cast(old_end_at as date) as old_end_day
              from end_times
          ),
-         touched_signals as (
-             select signal_id from " ~ refresh_state('batch_pairs') ~ "
-             union
-             select signal_id from " ~ refresh_state('pending_signals') ~ "
-         ),
          previous_first as (
              select signal_id, min(first_at) as first_at
              from " ~ this ~ "
-             where signal_id in (select signal_id from touched_signals)
+             where signal_id in (select signal_id from " ~ refresh_state('batch_pairs') ~ "
+                                 union
+                                 select signal_id from " ~ refresh_state('pending_signals') ~ ")
              group by signal_id
          ),
-         signal_changes as (
-             select
-                 touched_signals.signal_id,
-                 cast(previous_first.first_at as date) as old_first_day,
-                 cast(bounds.first_at as date) as new_first_day,
-                 case
-                     when touched_signals.signal_id in (select signal_id from " ~ refresh_state('pending_signals') ~ ")
-                       or previous_first.first_at is null
-                       or bounds.first_at is null
-                         then 'all'
-                     when previous_first.first_at <> bounds.first_at
-                         then 'first moved'
-                 end as change
-             from touched_signals
-             left join previous_first on previous_first.signal_id = touched_signals.signal_id
-             left join " ~ refresh_state('quality_bounds') ~ " as bounds on bounds.signal_id = touched_signals.signal_id
-         ),
+         " ~ bound_change_days(refresh_state('batch_pairs'), refresh_state('pending_signals'), 'previous_first',
+                               refresh_state('quality_bounds'), 'ends.old_end_at <> ends.new_end_at',
+                               'previous_first.first_at <> bounds.first_at') ~ ",
          stretches as (
              select signal_id, run_start_at, run_end_at from " ~ refresh_state('flat_runs_replaced') ~ "
              union all
@@ -274,22 +257,7 @@
              select signal_id, " ~ day_series('cast(run_start_at as date)', 'cast(run_end_at as date)') ~ " as day_utc
              from stretches
              union all
-             select bounds.signal_id, " ~ day_series('least(ends.old_end_day, ends.new_end_day)', 'greatest(ends.old_end_day, ends.new_end_day)') ~ " as day_utc
-             from " ~ refresh_state('quality_bounds') ~ " as bounds
-             cross join ends
-             where ends.old_end_at <> ends.new_end_at
-             union all
-             select signal_id, " ~ day_series('least(old_first_day, new_first_day)', 'greatest(old_first_day, new_first_day)') ~ " as day_utc
-             from signal_changes
-             where change = 'first moved'
-             union all
-             select signal_changes.signal_id, " ~ day_series(
-                    'coalesce(least(signal_changes.old_first_day, signal_changes.new_first_day), ends.new_end_day, ends.old_end_day)',
-                    'coalesce(greatest(ends.old_end_day, ends.new_end_day), signal_changes.new_first_day, signal_changes.old_first_day)') ~ " as day_utc
-             from signal_changes
-             cross join ends
-             where signal_changes.change = 'all'
-               and coalesce(signal_changes.old_first_day, signal_changes.new_first_day) is not null
+             select signal_id, day_utc from bound_change_days
          )
          select distinct signal_id, day_utc
          from candidates

@@ -384,50 +384,15 @@
                  cast(coalesce(old_end_at, old_last_at) as date) as old_end_day
              from end_times
          ),
-         touched_signals as (
-             select signal_id from " ~ refresh_state('batch_pairs') ~ "
-             union
-             select signal_id from " ~ pending ~ "
-         ),
-         signal_changes as (
-             select
-                 touched_signals.signal_id,
-                 cast(previous_bounds.first_at as date) as old_first_day,
-                 cast(bounds.first_at as date) as new_first_day,
-                 case
-                     when touched_signals.signal_id in (select signal_id from " ~ pending ~ ")
-                       or previous_bounds.first_at is null
-                       or bounds.first_at is null
-                         then 'all'
-                     when cast(previous_bounds.first_at as date) <> cast(bounds.first_at as date)
-                         then 'first moved'
-                 end as change
-             from touched_signals
-             left join " ~ previous_bounds ~ " as previous_bounds on previous_bounds.signal_id = touched_signals.signal_id
-             left join " ~ bounds ~ " as bounds on bounds.signal_id = touched_signals.signal_id
-         ),
+         " ~ bound_change_days(refresh_state('batch_pairs'), pending, previous_bounds, bounds, end_moved,
+                               'cast(previous_first.first_at as date) <> cast(bounds.first_at as date)') ~ ",
          candidates as (
              select batch_pair.signal_id,
                     cast(" ~ dbt.dateadd('day', 'offsets.day_offset', 'cast(batch_pair.day_utc as timestamp)') ~ " as date) as day_utc
              from " ~ refresh_state('batch_pairs') ~ " as batch_pair
              cross join (" ~ (offsets | join(' union all ')) ~ ") as offsets
              union all
-             select bounds.signal_id, " ~ day_series('least(ends.old_end_day, ends.new_end_day)', 'greatest(ends.old_end_day, ends.new_end_day)') ~ " as day_utc
-             from " ~ bounds ~ " as bounds
-             cross join ends
-             where " ~ end_moved ~ "
-             union all
-             select signal_id, " ~ day_series('least(old_first_day, new_first_day)', 'greatest(old_first_day, new_first_day)') ~ " as day_utc
-             from signal_changes
-             where change = 'first moved'
-             union all
-             select signal_changes.signal_id, " ~ day_series(
-                    'coalesce(least(signal_changes.old_first_day, signal_changes.new_first_day), ends.new_end_day, ends.old_end_day)',
-                    'coalesce(greatest(ends.old_end_day, ends.new_end_day), signal_changes.new_first_day, signal_changes.old_first_day)') ~ " as day_utc
-             from signal_changes
-             cross join ends
-             where signal_changes.change = 'all'
-               and coalesce(signal_changes.old_first_day, signal_changes.new_first_day) is not null
+             select signal_id, day_utc from bound_change_days
          )
          select distinct signal_id, day_utc
          from candidates
