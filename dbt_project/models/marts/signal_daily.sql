@@ -37,34 +37,7 @@ time_weighted as (
 
 {%- if batch.mode == 'incremental' %}
 
-signal_bounds as (
-
-    select signal_id, first_at as signal_first_at
-    from {{ time_weight_state('bounds') }}
-
-),
-
-data_end as (
-
-    select max(last_at) as data_end_at
-    from {{ time_weight_state('bounds') }}
-
-),
-
-days as (
-
-    select
-        recomputed.signal_id,
-        signal_bounds.signal_first_at,
-        recomputed.day_utc
-    from {{ time_weight_state('days') }} as recomputed
-    inner join signal_bounds
-        on signal_bounds.signal_id = recomputed.signal_id
-    cross join data_end
-    where recomputed.day_utc >= cast(signal_bounds.signal_first_at as date)
-      and recomputed.day_utc <= cast(data_end.data_end_at as date)
-
-),
+{{ recomputed_days(time_weight_state('bounds'), time_weight_state('days')) }}
 {%- else %}
 
 signal_bounds as (

@@ -48,34 +48,7 @@ readings as (
 
 {%- if batch.mode == 'incremental' %}
 
-signal_bounds as (
-
-    select signal_id, first_at as signal_first_at
-    from {{ refresh_state('quality_bounds') }}
-
-),
-
-data_end as (
-
-    select max(last_at) as data_end_at
-    from {{ refresh_state('quality_bounds') }}
-
-),
-
-days as (
-
-    select
-        quality_days.signal_id,
-        signal_bounds.signal_first_at,
-        quality_days.day_utc
-    from {{ refresh_state('quality_days') }} as quality_days
-    inner join signal_bounds
-        on signal_bounds.signal_id = quality_days.signal_id
-    cross join data_end
-    where quality_days.day_utc >= cast(signal_bounds.signal_first_at as date)
-      and quality_days.day_utc <= cast(data_end.data_end_at as date)
-
-),
+{{ recomputed_days(refresh_state('quality_bounds'), refresh_state('quality_days')) }}
 {%- else %}
 
 data_end as (
