@@ -13,6 +13,10 @@ directly through the database driver with the very statements the API runs
                  CSV (`format=csv`, streamed); the ceiling reads the same statement in
                  Arrow batches and writes the same CSV to nowhere
 
+and, over HTTP only, `GET /health` from C clients: a request that reads nothing, the most
+any endpoint of this server process can answer on this machine (the HTTP stack's own
+ceiling, next to the database's).
+
 Both sides draw the same sequence of random requests (seeded). The HTTP clients are
 threads of this process on persistent connections (http.client), the direct side a
 connection per thread (DuckDB: a cursor of one read-only connection, as the API does).
@@ -59,6 +63,7 @@ from kernel.settings import Settings  # noqa: E402
 
 BIN = Path(sys.executable).parent
 WORKLOADS = ("hourly month", "raw day", "csv stream")
+HEALTH = "GET /health"  # over HTTP only: no query, no direct side
 
 
 @dataclass
@@ -169,6 +174,9 @@ def bench_target(deployment: Deployment, dumps: Path, args: argparse.Namespace) 
             direct = run_clients(lambda: _direct_client(settings), plans[workload], clients, args.seconds)
             figures.append(_figures(deployment, workload, "direct", clients, *direct))
             _print_line(figures[-1])
+        health = run_clients(lambda: _health_client(port), [None], args.clients, args.seconds)  # type: ignore[list-item]
+        figures.append(_figures(deployment, HEALTH, "api", args.clients, *health))
+        _print_line(figures[-1])
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -226,6 +234,20 @@ def _http_client(port: int) -> tuple[Client, Callable[[], None]]:
         if request.file_format == "csv":
             return body.count(b"\n") - 1
         return len(json.loads(body)["rows"])
+
+    return ask, connection.close
+
+
+def _health_client(port: int) -> tuple[Client, Callable[[], None]]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def ask(_request: Request) -> int:
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"/health: {response.status} {body[:300]!r}")
+        return 0
 
     return ask, connection.close
 
@@ -339,7 +361,11 @@ def print_table(results: list[Figures]) -> None:
     for figures in results:
         pairs.setdefault((figures.target, figures.workload), {})[figures.side] = figures
     for (target, workload), sides in pairs.items():
-        api, direct = sides["api"], sides["direct"]
+        api, direct = sides["api"], sides.get("direct")
+        if direct is None:
+            print(f"| {api.rows:,} | {target} | {workload} | {api.clients} | {api.per_second:.1f} | — | — | "
+                  f"{api.p50_ms:.1f} | {api.p99_ms:.1f} | — | — | {api.load_average:.1f} |")
+            continue
         print(f"| {api.rows:,} | {target} | {workload} | {api.clients} | {api.per_second:.1f} | "
               f"{direct.per_second:.1f} | {api.per_second / direct.per_second:.2f} | {api.p50_ms:.1f} | "
               f"{api.p99_ms:.1f} | {direct.p50_ms:.1f} | {direct.p99_ms:.1f} | "
