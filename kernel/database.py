@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Role = Literal["loader", "transformer", "reader"]
-Target = Literal["duckdb", "postgres"]
+Target = Literal["duckdb", "postgres", "spark"]
 ROLES: tuple[Role, ...] = ("loader", "transformer", "reader")
 
 # A server that refuses or does not answer fails the command within this, not after
@@ -54,6 +54,65 @@ class QueryError(DatabaseError):
 
 
 @dataclass(frozen=True)
+class SparkTarget:
+    """A Spark warehouse: the cluster that computes, the lake that holds the tables as
+    Parquet, and the metastore that holds their definitions (docs/spark.md)."""
+
+    master: str
+    lake_dir: Path
+    executor_cores: int = 1
+    executor_memory: str = "1g"
+    # Derby's folder (one JVM at a time), used unless `metastore_jdbc` names a shared one:
+    # {"url": "jdbc:postgresql://...", "user": ..., "password": ...}.
+    metastore_dir: Path = Path(".state/spark/metastore")
+    metastore_jdbc: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    jdbc_driver_jar: Path | None = None
+    timezone: str = "UTC"
+
+    @property
+    def raw_dir(self) -> Path:
+        """The raw tables' folder in the lake: one subfolder per table."""
+        return self.lake_dir / "raw"
+
+    @property
+    def tables_dir(self) -> Path:
+        """Where Spark keeps the tables dbt builds (spark.sql.warehouse.dir)."""
+        return self.lake_dir / "warehouse"
+
+    def session_conf(self) -> dict[str, str]:
+        """The Spark settings of every session on this warehouse (a driver's, or dbt's
+        `server_side_parameters`)."""
+        conf = {
+            "spark.master": self.master,
+            "spark.executor.cores": str(self.executor_cores),
+            "spark.executor.memory": self.executor_memory,
+            "spark.sql.session.timeZone": self.timezone,
+            "spark.sql.warehouse.dir": self.tables_dir.as_uri(),
+            # The loaders add a load's folder without a JVM: Spark lists a table's folders
+            # when it reads, instead of trusting partitions recorded in the metastore.
+            "spark.sql.hive.manageFilesourcePartitions": "false",
+            "spark.sql.sources.partitionOverwriteMode": "dynamic",
+            # Derby writes derby.log into the working directory unless told otherwise.
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.metastore_dir.parent}",
+        }
+        if self.metastore_jdbc:
+            conf.update({
+                "spark.hadoop.javax.jdo.option.ConnectionURL": self.metastore_jdbc["url"],
+                "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
+                "spark.hadoop.javax.jdo.option.ConnectionUserName": self.metastore_jdbc.get("user", ""),
+                "spark.hadoop.javax.jdo.option.ConnectionPassword": self.metastore_jdbc.get("password", ""),
+                "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+                "spark.hadoop.hive.metastore.schema.verification": "false",
+            })
+            if self.jdbc_driver_jar is not None:
+                conf["spark.driver.extraClassPath"] = str(self.jdbc_driver_jar)
+        else:
+            conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = (
+                f"jdbc:derby:;databaseName={self.metastore_dir};create=true")
+        return conf
+
+
+@dataclass(frozen=True)
 class Warehouse:
     """Where one warehouse is and how each role logs in: all that connecting needs."""
 
@@ -66,11 +125,17 @@ class Warehouse:
     loader_dsn: str | None = None
     transformer_dsn: str | None = None
     reader_dsn: str | None = None
+    spark: SparkTarget | None = None
 
     @classmethod
     def postgres(cls, dsn: str) -> Warehouse:
         """A PostgreSQL warehouse reached with one login for every role."""
         return cls(target="postgres", duckdb_path=Path(), loader_dsn=dsn)
+
+    def require_spark(self) -> SparkTarget:
+        if self.spark is None:
+            raise DatabaseError("the spark target needs its cluster and lake (Settings.spark)")
+        return self.spark
 
     def dsn(self, role: Role) -> str:
         """The PostgreSQL connection string of `role` (falling back as the module says)."""
@@ -97,6 +162,8 @@ class Warehouse:
         """The warehouse as a person reads it, without a password: for messages and keys."""
         if self.target == "duckdb":
             return f"duckdb:{self.duckdb_path}"
+        if self.target == "spark":
+            return f"spark:{self.require_spark().lake_dir} (on {self.require_spark().master})"
         return f"postgres:{describe_dsn(self.dsn('loader'))}"
 
 

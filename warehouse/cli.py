@@ -68,7 +68,7 @@ def _settings(target: str | None, data_dir: Path | None) -> Settings:
 
 
 target_option = click.option(
-    "--target", type=click.Choice(["duckdb", "postgres"]), default=None,
+    "--target", type=click.Choice(["duckdb", "postgres", "spark"]), default=None,
     help="Warehouse to write (overrides WAREHOUSE_TARGET; default duckdb).")
 data_dir_option = click.option(
     "--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
