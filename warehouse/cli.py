@@ -383,3 +383,82 @@ def sql(target: str | None, query: str | None, output_format: str | None, debug:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def cluster() -> None:
+    """A local Spark standalone cluster (master + workers on 127.0.0.1) for the spark target.
+
+    For development and tests: the daemons run from the installed pyspark wheel, with pid
+    files and logs under .state/spark/cluster/. A real cluster is run by its operators;
+    point WAREHOUSE_SPARK_MASTER at it instead (docs/spark.md).
+    """
+
+
+state_dir_option = click.option(
+    "--state-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    help="Folder of the pid files, logs and work folders (default .state/spark/cluster).")
+
+
+def _cluster_layout(state_dir: Path | None, master_port: int | None = None, ui_port: int | None = None):
+    from dataclasses import replace
+
+    from kernel.paths import STATE_DIR
+    from kernel.spark_cluster import saved_layout
+
+    layout = saved_layout(state_dir or STATE_DIR / "spark" / "cluster")
+    return replace(layout, **{key: value for key, value in
+                              {"master_port": master_port, "ui_port": ui_port}.items() if value is not None})
+
+
+@cluster.command("start")
+@click.option("--workers", type=click.IntRange(0, 16), default=2, show_default=True,
+              help="Workers to run (started ones are kept; missing ones are added).")
+@click.option("--worker-cores", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Cores each worker offers.")
+@click.option("--worker-memory", default="2g", show_default=True,
+              help="Memory each worker offers to executors (512m, 2g).")
+@click.option("--master-port", type=click.IntRange(1, 65535), default=None,
+              help="The master's port (default 7077, or the last start's).")
+@click.option("--ui-port", type=click.IntRange(1, 65535), default=None,
+              help="The master's web UI and JSON port (default 8080, or the last start's); "
+                   "worker N's UI takes this port + N.")
+@state_dir_option
+def cluster_start(workers: int, worker_cores: int, worker_memory: str, master_port: int | None,
+                  ui_port: int | None, state_dir: Path | None) -> None:
+    """Start the master and N workers; return once every worker has registered."""
+    import re
+
+    from kernel.spark_cluster import start_cluster
+
+    if not re.fullmatch(r"[1-9]\d*[kmgt]", worker_memory, re.IGNORECASE):
+        raise click.UsageError(f"--worker-memory {worker_memory!r}: use a whole number with a unit "
+                               "k, m, g or t (512m, 2g)")
+    started = time.perf_counter()
+    status = start_cluster(_cluster_layout(state_dir, master_port, ui_port), workers,
+                           worker_cores=worker_cores, worker_memory=worker_memory)
+    click.echo(status.describe())
+    click.echo(f"ready in {time.perf_counter() - started:.1f} s; use WAREHOUSE_SPARK_MASTER={status.master_url}",
+               err=True)
+
+
+@cluster.command("stop")
+@state_dir_option
+def cluster_stop(state_dir: Path | None) -> None:
+    """Stop the master and workers `cluster start` started (and nothing else)."""
+    from kernel.spark_cluster import stop_cluster
+
+    done = stop_cluster(_cluster_layout(state_dir))
+    click.echo("\n".join(done) if done else "local Spark cluster: nothing to stop")
+
+
+@cluster.command("status")
+@state_dir_option
+def cluster_status(state_dir: Path | None) -> None:
+    """The master's workers and applications (from its JSON page); exit 1 if it is not running."""
+    from kernel.spark_cluster import cluster_status as read_status
+
+    status = read_status(_cluster_layout(state_dir))
+    click.echo(status.describe())
+    if not status.running:
+        sys.exit(1)
