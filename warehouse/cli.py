@@ -159,6 +159,18 @@ def migrate(target: str | None) -> None:
     from loaders.sinks.base import migrate_raw
 
     settings = _settings(target, None)
+    if settings.target == "spark":
+        from loaders.sinks.spark import register_raw_tables
+
+        # The lake's folders (no JVM), then the raw tables in Spark's metastore (a driver on
+        # the cluster). The ops schema does not exist on the Spark target yet.
+        with writer_lock(settings.warehouse), connect(settings.warehouse, "loader") as lake:
+            created = migrate_raw(lake)
+        with connect(settings.warehouse, "transformer") as spark:
+            defined = register_raw_tables(spark)
+        click.echo(f"lake {settings.spark.raw_dir}: created {', '.join(created) or 'nothing (all there)'}; "
+                   f"Spark metastore: {len(defined)} statements applied ({', '.join(defined)})")
+        return
     with writer_lock(settings.warehouse), connect(settings.warehouse, "loader") as db:
         applied = [f"raw {version}" for version in migrate_raw(db)]
         applied += [f"ops {version}" for version in migrate_ops(db)]

@@ -9,7 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from conftest import cluster_layout
+from spark_harness import cluster_layout
 
 from kernel.spark_cluster import (MASTER_CLASS, WORKER_CLASS, ClusterLayout, DaemonProcess, cluster_status,
                                   process_start_ticks)
