@@ -120,3 +120,17 @@ def test_the_cli_accepts_the_spark_target() -> None:
 
     answer = CliRunner().invoke(main, ["load", "--help"])
     assert "[duckdb|postgres|spark]" in answer.output
+
+
+@pytest.mark.parametrize("command", [["run"], ["verify"], ["reseed", "--confirm"], ["ui"], ["serve"], ["failures"],
+                                     ["sql", "select 1"]])
+def test_commands_the_spark_target_lacks_yet_say_so_in_one_line(command: list[str]) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    answer = subprocess.run([str(Path(sys.executable).with_name("warehouse")), *command, "--target", "spark"],
+                            capture_output=True, text=True, timeout=120)
+    assert answer.returncode == 2
+    assert (f"Error: `warehouse {command[0]}` does not support WAREHOUSE_TARGET=spark yet: on Spark the warehouse "
+            "has its raw layer only") in answer.stderr
