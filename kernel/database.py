@@ -92,6 +92,10 @@ class SparkTarget:
             # when it reads, instead of trusting partitions recorded in the metastore.
             "spark.sql.hive.manageFilesourcePartitions": "false",
             "spark.sql.sources.partitionOverwriteMode": "dynamic",
+            # A driver on this machine's own cluster (warehouse cluster) talks to it over
+            # the loopback, whatever address the host name resolves to.
+            **({"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+               if self.master.startswith(("spark://127.0.0.1:", "spark://localhost:", "local")) else {}),
             # Derby writes derby.log into the working directory unless told otherwise.
             "spark.driver.extraJavaOptions": (f"-Dderby.system.home={self.metastore_dir.parent} "
                                               f"-Dderby.stream.error.file={self.metastore_dir.parent / 'derby.log'}"),

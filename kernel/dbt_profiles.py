@@ -9,6 +9,7 @@ point at the same database. Run dbt with `env={**os.environ, **dbt_env(settings)
 from __future__ import annotations
 
 import getpass
+import json
 from pathlib import Path
 
 from kernel.paths import DBT_PROJECT_DIR
@@ -31,7 +32,9 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     Returns only the variables dbt needs; merge them over os.environ yourself:
     WAREHOUSE_TARGET, WAREHOUSE_DUCKDB_PATH (absolute), WAREHOUSE_DUCKDB_MEMORY_LIMIT and
     WAREHOUSE_DUCKDB_THREADS (DuckDB's settings), WAREHOUSE_SOURCE_TIMEZONE,
-    DBT_PROJECT_DIR, DBT_PROFILES_DIR and, when a PostgreSQL DSN is set,
+    DBT_PROJECT_DIR, DBT_PROFILES_DIR; on the Spark target WAREHOUSE_SPARK_MASTER and
+    WAREHOUSE_SPARK_SESSION_CONF (the session's Spark settings as JSON, dbt-spark's
+    `server_side_parameters`); and, when a PostgreSQL DSN is set,
     WAREHOUSE_PG_HOST/PORT/USER/PASSWORD/DBNAME/SSLMODE for dbt's own login
     (`settings.transformer_dsn`: the transformer's DSN, else the loader's).
 
@@ -53,6 +56,10 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     }
     if settings.transformer_pg_dsn or settings.pg_dsn:
         env.update(_postgres_env(settings.transformer_dsn))
+    if settings.target == "spark":
+        env["WAREHOUSE_SPARK_MASTER"] = settings.spark.master
+        env["WAREHOUSE_SPARK_SESSION_CONF"] = json.dumps(
+            {**settings.spark.session_conf(), "spark.app.name": "gridwarehouse-dbt"}, sort_keys=True)
     return env
 
 

@@ -47,7 +47,7 @@
 {%- endmacro %}
 
 {% macro refresh_state(name) -%}
-    {{ return(api.Relation.create(database=target.database, schema='refresh_state', identifier=name)) }}
+    {{ return(api.Relation.create(database=target.get('database'), schema='refresh_state', identifier=name)) }}
 {%- endmacro %}
 
 {# Whether refresh_state holds the table; asked of the database, as dbt's relation cache does not know the schema. #}
@@ -125,12 +125,12 @@
     {%- endif -%}
     {%- set mode = 'full' if (flags.FULL_REFRESH or not state_existed) else 'incremental' -%}
     {#- Named directly, not through source(): hooks are not nodes of the graph. -#}
-    {%- set ledger = api.Relation.create(database=target.database, schema='raw', identifier='load_ledger') -%}
-    {%- set raw_measurements = api.Relation.create(database=target.database, schema='raw', identifier='measurements') -%}
-    {%- set raw_signals = api.Relation.create(database=target.database, schema='raw', identifier='signals') -%}
+    {%- set ledger = api.Relation.create(database=target.get('database'), schema='raw', identifier='load_ledger') -%}
+    {%- set raw_measurements = api.Relation.create(database=target.get('database'), schema='raw', identifier='measurements') -%}
+    {%- set raw_signals = api.Relation.create(database=target.get('database'), schema='raw', identifier='signals') -%}
 
     {#- The first version's bookkeeping tables, inside the model graph, are retired. -#}
-    {%- set staging = api.Relation.create(database=target.database, schema='staging', identifier='measurement_inputs') -%}
+    {%- set staging = api.Relation.create(database=target.get('database'), schema='staging', identifier='measurement_inputs') -%}
     {%- do run_statements([
         "create table if not exists " ~ refresh_state('applied_loads') ~ " (load_id bigint not null, file_kind " ~ dbt.type_string() ~ " not null)",
         "drop table if exists " ~ staging,
@@ -347,7 +347,7 @@
         "delete from " ~ refresh_state('applied_signals'),
         "insert into " ~ refresh_state('applied_signals') ~ " (signal_id, plausible_min, plausible_max, unit)
          select signal_id, plausible_min, plausible_max, unit from "
-            ~ api.Relation.create(database=target.database, schema='analytics', identifier='signals'),
+            ~ api.Relation.create(database=target.get('database'), schema='analytics', identifier='signals'),
         "delete from " ~ refresh_state('pending_signals'),
     ]) -%}
     {{ return('') }}
