@@ -86,6 +86,27 @@ def test_the_query_ran_on_executors_of_both_workers(lake: tuple[Settings, SparkD
     assert [worker["coresused"] for worker in answer["workers"] if worker["state"] == "ALIVE"] == [1, 1]
 
 
+def test_spark_skips_the_hidden_folders_and_files_of_an_uncommitted_load(lake: tuple[Settings, SparkDatabase]) -> None:
+    settings, db = lake
+    raw = settings.spark.raw_dir
+    before = db.execute("SELECT count(*) FROM raw.measurements")
+    committed = sorted((raw / "measurements").glob("load_id=*"))[0]
+    # What a load killed mid-file, or before its commit, leaves: rows under a hidden name,
+    # and a ledger file not yet renamed into place.
+    staged = raw / "measurements" / ".load_id=999"
+    shutil.copytree(committed, staged)
+    shutil.copy(sorted((raw / "load_ledger").glob("commit-*.parquet"))[-1], raw / "load_ledger" / "_tmp-commit-999.parquet")
+    try:
+        db.execute("REFRESH TABLE raw.measurements")
+        db.execute("REFRESH TABLE raw.load_ledger_events")
+        assert db.execute("SELECT count(*) FROM raw.measurements") == before
+        assert db.execute("SELECT count(*) FROM raw.measurements WHERE load_id = 999") == [(0,)]
+        assert db.execute("SELECT count(*) FROM raw.load_ledger_events") == [(4,)]
+    finally:
+        shutil.rmtree(staged)
+        (raw / "load_ledger" / "_tmp-commit-999.parquet").unlink()
+
+
 def test_a_changed_file_shows_in_spark_as_its_new_partition_only(lake: tuple[Settings, SparkDatabase]) -> None:
     settings, db = lake
     changed = settings.data_dir / "measurements_002.csv"
