@@ -26,6 +26,13 @@ _PROFILE_FIELDS = {
 }
 
 
+# dbt's own Spark session: named on the master's page; and whole-stage code generation
+# off, because Spark 4.3 fails a query whose broadcast side is a union of literal rows
+# (dbt's unit-test fixtures) with "ClassCastException: ... DefaultSerializationProxy to
+# field ...UnionExec.children" when it is on (adaptive execution off avoids it as well).
+DBT_SPARK_CONF = {"spark.app.name": "gridwarehouse-dbt", "spark.sql.codegen.wholeStage": "false"}
+
+
 def dbt_env(settings: Settings) -> dict[str, str]:
     """The environment variables profiles.yml reads, derived from `settings`.
 
@@ -59,7 +66,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     if settings.target == "spark":
         env["WAREHOUSE_SPARK_MASTER"] = settings.spark.master
         env["WAREHOUSE_SPARK_SESSION_CONF"] = json.dumps(
-            {**settings.spark.session_conf(), "spark.app.name": "gridwarehouse-dbt"}, sort_keys=True)
+            {**settings.spark.session_conf(), **DBT_SPARK_CONF}, sort_keys=True)
     return env
 
 

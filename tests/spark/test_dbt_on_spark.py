@@ -24,7 +24,8 @@ def test_dbt_env_hands_dbt_the_sessions_spark_settings(tmp_path: Path) -> None:
     assert env["WAREHOUSE_TARGET"] == "spark"
     assert env["WAREHOUSE_SPARK_MASTER"] == "spark://10.0.0.5:7077"
     conf = json.loads(env["WAREHOUSE_SPARK_SESSION_CONF"])
-    assert conf == {**settings.spark.session_conf(), "spark.app.name": "gridwarehouse-dbt"}
+    assert conf == {**settings.spark.session_conf(), "spark.app.name": "gridwarehouse-dbt",
+                    "spark.sql.codegen.wholeStage": "false"}
     assert (conf["spark.master"], conf["spark.executor.memory"], conf["spark.sql.session.timeZone"]) == (
         "spark://10.0.0.5:7077", "3g", "UTC")
     assert "spark.driver.host" not in conf  # a remote cluster must reach the driver by its real address
