@@ -6,7 +6,7 @@ VENV   := .venv
 UV     := $(shell command -v uv 2>/dev/null || echo $(VENV)/bin/uv)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test load ui bench bench-refresh install clean
+.PHONY: run test load ui bench bench-refresh install install-spark clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +14,20 @@ $(VENV)/bin/python:
 $(VENV)/bin/uv: | $(VENV)/bin/python
 	$(VENV)/bin/python -m pip install --quiet "uv>=0.5"
 
-# The stamp is newer than uv.lock once the environment matches it.
+# The stamps are newer than uv.lock once the environment matches it. `make run` needs the
+# light default only; `make test` adds the `spark` extra (pyspark, dbt-spark: ~630 MB).
+# `--inexact` keeps an installed extra when the light sync runs after the full one.
 $(VENV)/.synced: uv.lock pyproject.toml | $(VENV)/bin/python $(if $(filter $(VENV)/bin/uv,$(UV)),$(VENV)/bin/uv)
-	$(UV) sync --frozen --python $(VENV)/bin/python
+	$(UV) sync --frozen --inexact --python $(VENV)/bin/python
 	touch $@
 
+$(VENV)/.synced-spark: uv.lock pyproject.toml | $(VENV)/bin/python $(if $(filter $(VENV)/bin/uv,$(UV)),$(VENV)/bin/uv)
+	$(UV) sync --frozen --extra spark --python $(VENV)/bin/python
+	touch $@ $(VENV)/.synced
+
 install: $(VENV)/.synced
+
+install-spark: $(VENV)/.synced-spark
 
 run: install
 	$(VENV)/bin/warehouse run
@@ -30,7 +38,7 @@ load: install
 ui: install
 	$(VENV)/bin/warehouse ui
 
-test: install
+test: install-spark
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Role = Literal["loader", "transformer", "reader"]
-Target = Literal["duckdb", "postgres"]
+Target = Literal["duckdb", "postgres", "spark"]
 ROLES: tuple[Role, ...] = ("loader", "transformer", "reader")
 
 # A server that refuses or does not answer fails the command within this, not after
@@ -54,6 +54,70 @@ class QueryError(DatabaseError):
 
 
 @dataclass(frozen=True)
+class SparkTarget:
+    """A Spark warehouse: the cluster that computes, the lake that holds the tables as
+    Parquet, and the metastore that holds their definitions (docs/spark.md)."""
+
+    master: str
+    lake_dir: Path
+    executor_cores: int = 1
+    executor_memory: str = "1g"
+    # Derby's folder (one JVM at a time), used unless `metastore_jdbc` names a shared one:
+    # {"url": "jdbc:postgresql://...", "user": ..., "password": ...}.
+    metastore_dir: Path = Path(".state/spark/metastore")
+    metastore_jdbc: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    jdbc_driver_jar: Path | None = None
+    timezone: str = "UTC"
+
+    @property
+    def raw_dir(self) -> Path:
+        """The raw tables' folder in the lake: one subfolder per table."""
+        return self.lake_dir / "raw"
+
+    @property
+    def tables_dir(self) -> Path:
+        """Where Spark keeps the tables dbt builds (spark.sql.warehouse.dir)."""
+        return self.lake_dir / "warehouse"
+
+    def session_conf(self) -> dict[str, str]:
+        """The Spark settings of every session on this warehouse (a driver's, or dbt's
+        `server_side_parameters`)."""
+        conf = {
+            "spark.master": self.master,
+            "spark.executor.cores": str(self.executor_cores),
+            "spark.executor.memory": self.executor_memory,
+            "spark.sql.session.timeZone": self.timezone,
+            "spark.sql.warehouse.dir": self.tables_dir.as_uri(),
+            # The loaders add a load's folder without a JVM: Spark lists a table's folders
+            # when it reads, instead of trusting partitions recorded in the metastore.
+            "spark.sql.hive.manageFilesourcePartitions": "false",
+            "spark.sql.sources.partitionOverwriteMode": "dynamic",
+            # A driver on this machine's own cluster (warehouse cluster) talks to it over
+            # the loopback, whatever address the host name resolves to.
+            **({"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+               if self.master.startswith(("spark://127.0.0.1:", "spark://localhost:", "local")) else {}),
+            # Derby writes derby.log into the working directory unless told otherwise.
+            "spark.driver.extraJavaOptions": (f"-Dderby.system.home={self.metastore_dir.parent} "
+                                              f"-Dderby.stream.error.file={self.metastore_dir.parent / 'derby.log'}"),
+        }
+        if self.metastore_jdbc:
+            conf.update({
+                "spark.hadoop.javax.jdo.option.ConnectionURL": self.metastore_jdbc["url"],
+                "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
+                "spark.hadoop.javax.jdo.option.ConnectionUserName": self.metastore_jdbc.get("user", ""),
+                "spark.hadoop.javax.jdo.option.ConnectionPassword": self.metastore_jdbc.get("password", ""),
+                "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+                "spark.hadoop.hive.metastore.schema.verification": "false",
+            })
+            if self.jdbc_driver_jar is not None:
+                conf["spark.driver.extraClassPath"] = str(self.jdbc_driver_jar)
+        else:
+            conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = (
+                f"jdbc:derby:;databaseName={self.metastore_dir};create=true")
+        return conf
+
+
+@dataclass(frozen=True)
 class Warehouse:
     """Where one warehouse is and how each role logs in: all that connecting needs."""
 
@@ -66,11 +130,17 @@ class Warehouse:
     loader_dsn: str | None = None
     transformer_dsn: str | None = None
     reader_dsn: str | None = None
+    spark: SparkTarget | None = None
 
     @classmethod
     def postgres(cls, dsn: str) -> Warehouse:
         """A PostgreSQL warehouse reached with one login for every role."""
         return cls(target="postgres", duckdb_path=Path(), loader_dsn=dsn)
+
+    def require_spark(self) -> SparkTarget:
+        if self.spark is None:
+            raise DatabaseError("the spark target needs its cluster and lake (Settings.spark)")
+        return self.spark
 
     def dsn(self, role: Role) -> str:
         """The PostgreSQL connection string of `role` (falling back as the module says)."""
@@ -97,6 +167,8 @@ class Warehouse:
         """The warehouse as a person reads it, without a password: for messages and keys."""
         if self.target == "duckdb":
             return f"duckdb:{self.duckdb_path}"
+        if self.target == "spark":
+            return f"spark:{self.require_spark().lake_dir} (on {self.require_spark().master})"
         return f"postgres:{describe_dsn(self.dsn('loader'))}"
 
 
@@ -299,6 +371,83 @@ class PostgresDatabase(Database):
             cursor.close()
 
 
+class LakeDatabase(Database):
+    """The loader's handle on a Spark warehouse's lake: files, no JVM.
+
+    The loaders write the raw tables as Parquet straight into the lake
+    (loaders/sinks/spark.py); Spark reads them as external tables. There is no SQL engine
+    behind this handle: statements run on Spark (`connect` as transformer or reader).
+    """
+
+    dialect = "spark"
+
+    @property
+    def lake(self) -> SparkTarget:
+        return self.warehouse.require_spark()
+
+    def execute(self, statement: str, params: tuple | list = ()) -> list[tuple]:
+        raise QueryError("the spark target's loader writes Parquet files into the lake and runs no SQL; "
+                         f"statement refused: {statement.strip().splitlines()[0][:80]!r}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # A file load commits through the lake's own protocol (loaders/sinks/spark.py).
+        yield
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        return (self.lake.lake_dir / schema / table).is_dir()
+
+    def close(self) -> None:
+        pass
+
+
+class SparkDatabase(Database):
+    """A Spark session (driver) on the cluster, as transformer or reader: SQL over the lake's
+    tables through the metastore. Spark has no transactions: each statement stands alone."""
+
+    dialect = "spark"
+
+    def execute(self, statement: str, params: tuple | list = ()) -> list[tuple]:
+        rows = self._sql(statement, params).collect()
+        return [tuple(row) for row in rows]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
+    def read_arrow(self, statement: str, params: tuple | list = ()) -> pa.Table:
+        return self._sql(statement, params).toArrow()
+
+    def iter_batches(self, statement: str, params: tuple | list = (), batch_rows: int = 50_000
+                     ) -> Iterator[pa.RecordBatch]:
+        yield from self.read_arrow(statement, params).to_batches(batch_rows)
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        return bool(self.connection.catalog.tableExists(f"{schema}.{table}"))
+
+    def run_script(self, script: str, batch_rows: int = 10_000) -> Iterator[ResultSet]:
+        for statement in (part.strip() for part in script.split(";")):
+            if statement:
+                frame = self._sql(statement, ())
+                rows = [tuple(row) for row in frame.collect()]
+                yield ResultSet(list(frame.columns), iter([rows[i:i + batch_rows]
+                                                           for i in range(0, len(rows), batch_rows)]))
+
+    def _sql(self, statement: str, params: tuple | list) -> Any:
+        from pyspark.errors import PySparkException
+
+        try:
+            if params:
+                # Spark binds positional parameters to `?` markers itself.
+                return self.connection.sql(statement, args=list(params))
+            return self.connection.sql(statement)
+        except PySparkException as error:
+            raise QueryError(first_line(error)) from error
+
+    def close(self) -> None:
+        self.connection.stop()
+
+
 def connect(warehouse: Warehouse, role: Role = "reader", *, read_only: bool = False) -> Database:
     """An open connection to `warehouse` as `role`; ConnectionFailed says where and why not.
 
@@ -311,7 +460,51 @@ def connect(warehouse: Warehouse, role: Role = "reader", *, read_only: bool = Fa
     """
     if warehouse.target == "duckdb":
         return _connect_duckdb(warehouse, role, read_only=read_only or role == "reader")
+    if warehouse.target == "spark":
+        if role == "loader":
+            return LakeDatabase(warehouse, role, warehouse.require_spark().lake_dir)
+        return _connect_spark(warehouse, role)
     return _connect_postgres(warehouse, role)
+
+
+def _connect_spark(warehouse: Warehouse, role: Role) -> SparkDatabase:
+    """A Spark driver on the warehouse's cluster: 15-20 s of JVM start-up, ~1 GB."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as error:
+        raise ConnectionFailed("the spark target needs pyspark, the optional extra `spark` "
+                               "(`make install-spark`, or `uv sync --extra spark`)") from error
+    spark = warehouse.require_spark()
+    _check_master_answers(spark.master)
+    builder = SparkSession.builder.appName(f"gridwarehouse-{role}")
+    for key, value in spark.session_conf().items():
+        builder = builder.config(key, value)
+    spark.metastore_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        session = builder.enableHiveSupport().getOrCreate()
+    except Exception as error:
+        raise ConnectionFailed(f"cannot start a Spark session on {spark.master} as {role}: {first_line(error)} "
+                               "(is the cluster running? `warehouse cluster status`; is Java 17 on PATH?)"
+                               ) from error
+    return SparkDatabase(warehouse, role, session)
+
+
+def _check_master_answers(master: str) -> None:
+    """A standalone master that does not answer fails here within seconds: Spark itself
+    would retry in the background for a minute and then stop the session."""
+    import socket
+
+    if not master.startswith("spark://"):
+        return
+    for address in master.removeprefix("spark://").split(","):
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_SECONDS):
+                return
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+    raise ConnectionFailed(f"no Spark master answers at {master}: {reason} (start one with `warehouse cluster "
+                           "start`, or point WAREHOUSE_SPARK_MASTER at the cluster's master)")
 
 
 def _connect_duckdb(warehouse: Warehouse, role: Role, *, read_only: bool) -> DuckDBDatabase:

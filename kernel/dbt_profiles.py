@@ -9,6 +9,7 @@ point at the same database. Run dbt with `env={**os.environ, **dbt_env(settings)
 from __future__ import annotations
 
 import getpass
+import json
 from pathlib import Path
 
 from kernel.paths import DBT_PROJECT_DIR
@@ -25,13 +26,22 @@ _PROFILE_FIELDS = {
 }
 
 
+# dbt's own Spark session: named on the master's page; and whole-stage code generation
+# off, because Spark 4.3 fails a query whose broadcast side is a union of literal rows
+# (dbt's unit-test fixtures) with "ClassCastException: ... DefaultSerializationProxy to
+# field ...UnionExec.children" when it is on (adaptive execution off avoids it as well).
+DBT_SPARK_CONF = {"spark.app.name": "gridwarehouse-dbt", "spark.sql.codegen.wholeStage": "false"}
+
+
 def dbt_env(settings: Settings) -> dict[str, str]:
     """The environment variables profiles.yml reads, derived from `settings`.
 
     Returns only the variables dbt needs; merge them over os.environ yourself:
     WAREHOUSE_TARGET, WAREHOUSE_DUCKDB_PATH (absolute), WAREHOUSE_DUCKDB_MEMORY_LIMIT and
     WAREHOUSE_DUCKDB_THREADS (DuckDB's settings), WAREHOUSE_SOURCE_TIMEZONE,
-    DBT_PROJECT_DIR, DBT_PROFILES_DIR and, when a PostgreSQL DSN is set,
+    DBT_PROJECT_DIR, DBT_PROFILES_DIR; on the Spark target WAREHOUSE_SPARK_MASTER and
+    WAREHOUSE_SPARK_SESSION_CONF (the session's Spark settings as JSON, dbt-spark's
+    `server_side_parameters`); and, when a PostgreSQL DSN is set,
     WAREHOUSE_PG_HOST/PORT/USER/PASSWORD/DBNAME/SSLMODE for dbt's own login
     (`settings.transformer_dsn`: the transformer's DSN, else the loader's).
 
@@ -53,6 +63,10 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     }
     if settings.transformer_pg_dsn or settings.pg_dsn:
         env.update(_postgres_env(settings.transformer_dsn))
+    if settings.target == "spark":
+        env["WAREHOUSE_SPARK_MASTER"] = settings.spark.master
+        env["WAREHOUSE_SPARK_SESSION_CONF"] = json.dumps(
+            {**settings.spark.session_conf(), **DBT_SPARK_CONF}, sort_keys=True)
     return env
 
 

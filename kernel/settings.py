@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kernel.database import Warehouse
+from kernel.database import SparkTarget, Warehouse
 from kernel.paths import STATE_DIR
 
 # The warehouse's schemas and DuckDB's own catalogs: no name for the analysts' file.
@@ -25,6 +25,12 @@ RESERVED_DATABASE_NAMES = {"raw", "staging", "analytics", "ops", "refresh_state"
 
 # What DuckDB's memory_limit accepts: a size with its unit, or a share of the machine's RAM.
 MEMORY_LIMIT = re.compile(r"(\d+(\.\d+)?) ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|([1-9]\d?|100)%", re.IGNORECASE)
+# What the JVM and Spark accept as a memory size (spark.executor.memory): 512m, 2g.
+JVM_MEMORY = re.compile(r"[1-9]\d*[kmgt]", re.IGNORECASE)
+# The master URLs Spark knows: a standalone cluster (one master or several, for HA), local
+# threads, YARN, Kubernetes.
+SPARK_MASTER = re.compile(r"spark://[^\s/:,]+:\d{1,5}(,[^\s/:,]+:\d{1,5})*|local(\[(\*|[1-9]\d*)(, ?[1-9]\d*)?\])?"
+                          r"|yarn|k8s://https?://\S+")
 
 
 class SettingsError(Exception):
@@ -43,7 +49,7 @@ class Settings(BaseSettings):
     # dev or prod: one variable picks the profile, and each profile has a database of its
     # own (`gridwarehouse_<env>` on PostgreSQL, a separate file on DuckDB).
     env: Literal["dev", "prod"] = "dev"
-    target: Literal["duckdb", "postgres"] = "duckdb"
+    target: Literal["duckdb", "postgres", "spark"] = "duckdb"
     data_dir: Path = Path("data")
     duckdb_path: Path = STATE_DIR / "warehouse.duckdb"
     # The analysts' read-only copy of the DuckDB file (kernel.reader_snapshot); unset, beside
@@ -87,6 +93,20 @@ class Settings(BaseSettings):
     api_tokens: SecretStr = SecretStr("")
     api_cors_origins: str = ""
     api_pool_size: int = Field(default=8, ge=1, le=100)
+    # The Spark target (docs/spark.md): the cluster's master, the lake folder holding the
+    # raw tables as Parquet (a local path here; a path every worker reads, such as NFS,
+    # in a real cluster), each executor's cores and memory, and the metastore that holds
+    # the table definitions: Derby in a folder (one JVM at a time) or PostgreSQL (shared).
+    spark_master: str = "spark://127.0.0.1:7077"
+    spark_lake_dir: Path = STATE_DIR / "lake"
+    spark_executor_cores: int = Field(default=1, ge=1, le=256)
+    spark_executor_memory: str = "1g"
+    spark_metastore: Literal["derby", "postgres"] = "derby"
+    spark_metastore_dir: Path = STATE_DIR / "spark" / "metastore"
+    spark_metastore_pg_dsn: str | None = None
+    # The PostgreSQL JDBC driver's jar, which the pyspark wheel does not carry (nothing
+    # is downloaded at run time): required with a PostgreSQL metastore.
+    spark_jdbc_driver_jar: Path | None = None
 
     @field_validator("source_timezone")
     @classmethod
@@ -105,6 +125,56 @@ class Settings(BaseSettings):
             raise ValueError("not a memory size: use a number with a unit (512MB, 2GB, 1.5GiB) "
                              "or a share of the RAM (50%)")
         return value
+
+    @field_validator("spark_master")
+    @classmethod
+    def _spark_master_url(cls, value: str) -> str:
+        value = value.strip()
+        if not SPARK_MASTER.fullmatch(value):
+            raise ValueError("not a Spark master URL: use spark://HOST:PORT (a standalone cluster, "
+                             "e.g. spark://127.0.0.1:7077), local[N], yarn or k8s://https://HOST:PORT")
+        return value
+
+    @field_validator("spark_executor_memory")
+    @classmethod
+    def _jvm_memory(cls, value: str) -> str:
+        value = value.strip()
+        if not JVM_MEMORY.fullmatch(value):
+            raise ValueError("not a JVM memory size: use a whole number with a unit k, m, g or t "
+                             "(512m, 2g)")
+        return value.lower()
+
+    @field_validator("spark_metastore_pg_dsn")
+    @classmethod
+    def _metastore_dsn(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            params = conninfo_to_dict(value)
+        except ProgrammingError:
+            raise ValueError("not a libpq connection string (postgresql://user:password@host:port/metastore)"
+                             ) from None
+        if not params.get("dbname"):
+            raise ValueError("names no database: the metastore needs one of its own "
+                             "(postgresql://user:password@host:port/metastore)")
+        return value
+
+    @model_validator(mode="after")
+    def _spark_metastore_complete(self) -> Settings:
+        if self.spark_metastore != "postgres":
+            return self
+        if not self.spark_metastore_pg_dsn:
+            raise ValueError("WAREHOUSE_SPARK_METASTORE=postgres needs WAREHOUSE_SPARK_METASTORE_PG_DSN "
+                             "(the metastore's database)")
+        jar = self.spark_jdbc_driver_jar
+        if jar is None or not jar.is_file():
+            where = f"{jar} does not exist" if jar is not None else "it is not set"
+            raise ValueError("WAREHOUSE_SPARK_METASTORE=postgres needs WAREHOUSE_SPARK_JDBC_DRIVER_JAR, "
+                             f"the PostgreSQL JDBC driver's jar, and {where}")
+        return self
 
     @field_validator("pg_dsn")
     @classmethod
@@ -159,7 +229,31 @@ class Settings(BaseSettings):
         return Warehouse(target=self.target, duckdb_path=self.duckdb_path,
                          duckdb_config=self.duckdb_config, reader_path=self.reader_path,
                          loader_dsn=self.pg_dsn,
-                         transformer_dsn=self.transformer_pg_dsn, reader_dsn=self.reader_pg_dsn)
+                         transformer_dsn=self.transformer_pg_dsn, reader_dsn=self.reader_pg_dsn,
+                         spark=self.spark if self.target == "spark" else None)
+
+    @property
+    def spark(self) -> SparkTarget:
+        """The Spark target's cluster, lake and metastore (kernel.database.SparkTarget)."""
+        metastore: dict[str, str] = {}
+        if self.spark_metastore == "postgres" and self.spark_metastore_pg_dsn:
+            from psycopg.conninfo import conninfo_to_dict
+
+            params = conninfo_to_dict(self.spark_metastore_pg_dsn)
+            metastore = {
+                "url": f"jdbc:postgresql://{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
+                       f"/{params['dbname']}",
+                "user": str(params.get("user") or ""),
+                "password": str(params.get("password") or ""),
+            }
+        return SparkTarget(master=self.spark_master, lake_dir=_absolute(self.spark_lake_dir),
+                           executor_cores=self.spark_executor_cores,
+                           executor_memory=self.spark_executor_memory,
+                           metastore_dir=_absolute(self.spark_metastore_dir),
+                           metastore_jdbc=metastore,
+                           jdbc_driver_jar=(_absolute(self.spark_jdbc_driver_jar)
+                                            if self.spark_jdbc_driver_jar else None),
+                           timezone="UTC")
 
     @property
     def reader_path(self) -> Path:
@@ -209,10 +303,10 @@ class Settings(BaseSettings):
         `postgres-<host>-<port>-<database>`, with libpq's defaults (PGHOST, PGPORT, 5432)
         where the DSN names none.
         """
-        if self.target == "duckdb":
-            path = self.duckdb_path.expanduser().resolve()
+        if self.target in ("duckdb", "spark"):
+            path = (self.duckdb_path if self.target == "duckdb" else self.spark_lake_dir).expanduser().resolve()
             digest = hashlib.sha256(str(path).encode()).hexdigest()[:10]
-            return f"duckdb-{_folder_safe(path.stem)}-{digest}"
+            return f"{self.target}-{_folder_safe(path.stem)}-{digest}"
         from psycopg import pq
         from psycopg.conninfo import conninfo_to_dict
 
@@ -227,6 +321,10 @@ class Settings(BaseSettings):
         if not self.pg_dsn:
             raise SettingsError("WAREHOUSE_PG_DSN is not set; the postgres target needs a connection string")
         return self.pg_dsn
+
+
+def _absolute(path: Path) -> Path:
+    return path.expanduser() if path.expanduser().is_absolute() else Path.cwd() / path.expanduser()
 
 
 def _folder_safe(part: str) -> str:
@@ -278,7 +376,11 @@ def load_settings(**overrides: object) -> Settings:
             field = str(failure["loc"][0]) if failure["loc"] else "?"
             # A connection string may hold a password: name the variable, never echo it.
             given = "(hidden)" if field.endswith(("dsn", "tokens")) else failure.get("input")
-            problems.append(f"WAREHOUSE_{field.upper()}={given!r}: {failure['msg']}")
+            if field == "?" or failure["type"] == "value_error" and not failure["loc"]:
+                # A check of several variables together: its message names them.
+                problems.append(failure["msg"].removeprefix("Value error, "))
+            else:
+                problems.append(f"WAREHOUSE_{field.upper()}={given!r}: {failure['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
     if settings.target == "postgres":
         settings.require_pg_dsn()

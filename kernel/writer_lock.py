@@ -105,7 +105,8 @@ def writer_lock(warehouse: Warehouse, *, wait_seconds: float = DEFAULT_WAIT_SECO
     if warehouse.target == "postgres":
         lock = _advisory_lock(warehouse.dsn("loader"), wait_seconds, holder)
     else:
-        lock = _file_lock(warehouse.duckdb_path.absolute(), wait_seconds, holder)
+        place = ("the Spark warehouse's lake" if warehouse.target == "spark" else "the DuckDB warehouse")
+        lock = _file_lock(_locked_path(warehouse), wait_seconds, holder, f"{place} {_locked_path(warehouse)}")
     with lock:
         held.add(name)
         try:
@@ -120,7 +121,15 @@ def _lock_name(warehouse: Warehouse) -> str:
 
         params = conninfo_to_dict(warehouse.dsn("loader"))
         return f"postgres://{params.get('host', '')}:{params.get('port', '')}/{params.get('dbname', '')}"
-    return str(lock_file(warehouse.duckdb_path.absolute()))
+    return str(lock_file(_locked_path(warehouse)))
+
+
+def _locked_path(warehouse: Warehouse) -> Path:
+    """The file whose lock file guards the warehouse: the DuckDB file, or the Spark
+    target's lake folder (`<lake>.writer-lock` beside it, outside what Spark reads)."""
+    if warehouse.target == "spark":
+        return warehouse.require_spark().lake_dir.absolute()
+    return warehouse.duckdb_path.absolute()
 
 
 def _wait(try_lock: Callable[[], bool], describe_holder: Callable[[], tuple[str, str]],
@@ -147,7 +156,7 @@ def _wait(try_lock: Callable[[], bool], describe_holder: Callable[[], tuple[str,
 
 
 @contextmanager
-def _file_lock(duckdb_path: Path, wait_seconds: float, holder: LockHolder) -> Iterator[None]:
+def _file_lock(duckdb_path: Path, wait_seconds: float, holder: LockHolder, place: str) -> Iterator[None]:
     path = lock_file(duckdb_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Opened close-on-exec (Python's default): dbt's process must not inherit the lock,
@@ -168,7 +177,7 @@ def _file_lock(duckdb_path: Path, wait_seconds: float, holder: LockHolder) -> It
                 return f"a process that has not named itself in {path} yet", f"fuser {path}"
             return str(named), f"kill {named.pid} on {named.host}"
 
-        _wait(try_lock, describe_holder, wait_seconds, f"the DuckDB warehouse {duckdb_path}")
+        _wait(try_lock, describe_holder, wait_seconds, place)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(asdict(holder)).encode(), 0)
         try:

@@ -67,6 +67,7 @@ def test_the_sinks_write_and_open_no_connection_of_their_own() -> None:
         if ".venv" in path.parts or path.parts[len(PROJECT_ROOT.parts)] in {"tests", "benchmarks"}:
             continue
         text = path.read_text(encoding="utf-8")
-        if "psycopg.connect(" in text or "duckdb.connect(" in text:
+        # A Spark driver (SparkSession ... getOrCreate) is the Spark target's connection.
+        if any(call in text for call in ("psycopg.connect(", "duckdb.connect(", "getOrCreate(", "SparkSession.builder")):
             connecting.append(str(path.relative_to(PROJECT_ROOT)))
     assert connecting == ["kernel/database.py", "kernel/writer_lock.py"]

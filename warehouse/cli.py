@@ -67,8 +67,17 @@ def _settings(target: str | None, data_dir: Path | None) -> Settings:
     return settings
 
 
+def _spark_not_yet(settings: Settings, command: str) -> None:
+    """Stop a command the Spark target does not support yet, saying so in one line."""
+    if settings.target == "spark":
+        raise click.UsageError(
+            f"`warehouse {command}` does not support WAREHOUSE_TARGET=spark yet: on Spark the warehouse "
+            "has its raw layer only (`warehouse load`, `warehouse migrate`, `warehouse cluster`); dbt, "
+            "Dagster, the ops schema and the analysts' reads follow (docs/spark.md)")
+
+
 target_option = click.option(
-    "--target", type=click.Choice(["duckdb", "postgres"]), default=None,
+    "--target", type=click.Choice(["duckdb", "postgres", "spark"]), default=None,
     help="Warehouse to write (overrides WAREHOUSE_TARGET; default duckdb).")
 data_dir_option = click.option(
     "--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -159,6 +168,18 @@ def migrate(target: str | None) -> None:
     from loaders.sinks.base import migrate_raw
 
     settings = _settings(target, None)
+    if settings.target == "spark":
+        from loaders.sinks.spark import register_raw_tables
+
+        # The lake's folders (no JVM), then the raw tables in Spark's metastore (a driver on
+        # the cluster). The ops schema does not exist on the Spark target yet.
+        with writer_lock(settings.warehouse), connect(settings.warehouse, "loader") as lake:
+            created = migrate_raw(lake)
+        with connect(settings.warehouse, "transformer") as spark:
+            defined = register_raw_tables(spark)
+        click.echo(f"lake {settings.spark.raw_dir}: created {', '.join(created) or 'nothing (all there)'}; "
+                   f"Spark metastore: {len(defined)} statements applied ({', '.join(defined)})")
+        return
     with writer_lock(settings.warehouse), connect(settings.warehouse, "loader") as db:
         applied = [f"raw {version}" for version in migrate_raw(db)]
         applied += [f"ops {version}" for version in migrate_ops(db)]
@@ -215,7 +236,9 @@ def run(target: str | None, data_dir: Path | None) -> None:
     history) and prints the assets, their rows and the checks. Exits 1 if the run
     failed or an error-severity check did not pass.
     """
-    _run_job_and_report(_settings(target, data_dir), "refresh")
+    settings = _settings(target, data_dir)
+    _spark_not_yet(settings, "run")
+    _run_job_and_report(settings, "refresh")
 
 
 @main.command()
@@ -228,7 +251,9 @@ def verify(target: str | None, data_dir: Path | None) -> None:
     big tables; this reads them whole) and prints the checks. Builds nothing. Exits 1 if
     the run failed or an error-severity check did not pass.
     """
-    _run_job_and_report(_settings(target, data_dir), "verify")
+    settings = _settings(target, data_dir)
+    _spark_not_yet(settings, "verify")
+    _run_job_and_report(settings, "verify")
 
 
 @main.command()
@@ -241,7 +266,9 @@ def reseed(target: str | None, data_dir: Path | None, confirm: bool) -> None:
     if not confirm:
         raise click.UsageError("reseed deletes every raw row and the load ledger before reloading "
                                "every dump; pass --confirm to go ahead")
-    _run_job_and_report(_settings(target, data_dir), "reseed", {"confirm": True})
+    settings = _settings(target, data_dir)
+    _spark_not_yet(settings, "reseed")
+    _run_job_and_report(settings, "reseed", {"confirm": True})
 
 
 @main.command()
@@ -261,6 +288,7 @@ def ui(target: str | None, data_dir: Path | None, host: str, port: int) -> None:
     import signal
 
     settings = _settings(target, data_dir)
+    _spark_not_yet(settings, "ui")
     # As in `warehouse run`: a SIGTERM while the dbt project is parsed stops `dbt parse` too.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -311,6 +339,7 @@ def serve(target: str | None, host: str, port: int, workers: int) -> None:
     from api.server import serve as serve_api
 
     settings = _settings(target, None)
+    _spark_not_yet(settings, "serve")
     if target:
         # Worker processes read their settings from the environment.
         os.environ["WAREHOUSE_TARGET"] = target
@@ -342,6 +371,7 @@ def failures(target: str | None, limit: int) -> None:
     import os
 
     settings = _settings(target, None)
+    _spark_not_yet(settings, "failures")
     # No Dagster home yet, no runs in it: none to create just to find that out.
     has_runs = bool(os.environ.get("DAGSTER_HOME")) or settings.dagster_instance_dir.exists()
     listing = list_failures(settings, open_instance(settings) if has_runs else None, limit)
@@ -378,8 +408,89 @@ def sql(target: str | None, query: str | None, output_format: str | None, debug:
 
     if debug:  # as `warehouse --debug sql`: the command group prints the traceback
         click.get_current_context().find_root().ensure_object(dict)["debug"] = True
-    sys.exit(run_sql(_settings(target, None), query, output_format, debug=debug))
+    settings = _settings(target, None)
+    _spark_not_yet(settings, "sql")
+    sys.exit(run_sql(settings, query, output_format, debug=debug))
 
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def cluster() -> None:
+    """A local Spark standalone cluster (master + workers on 127.0.0.1) for the spark target.
+
+    For development and tests: the daemons run from the installed pyspark wheel, with pid
+    files and logs under .state/spark/cluster/. A real cluster is run by its operators;
+    point WAREHOUSE_SPARK_MASTER at it instead (docs/spark.md).
+    """
+
+
+state_dir_option = click.option(
+    "--state-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    help="Folder of the pid files, logs and work folders (default .state/spark/cluster).")
+
+
+def _cluster_layout(state_dir: Path | None, master_port: int | None = None, ui_port: int | None = None):
+    from dataclasses import replace
+
+    from kernel.paths import STATE_DIR
+    from kernel.spark_cluster import saved_layout
+
+    layout = saved_layout(state_dir or STATE_DIR / "spark" / "cluster")
+    return replace(layout, **{key: value for key, value in
+                              {"master_port": master_port, "ui_port": ui_port}.items() if value is not None})
+
+
+@cluster.command("start")
+@click.option("--workers", type=click.IntRange(0, 16), default=2, show_default=True,
+              help="Workers to run (started ones are kept; missing ones are added).")
+@click.option("--worker-cores", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Cores each worker offers.")
+@click.option("--worker-memory", default="2g", show_default=True,
+              help="Memory each worker offers to executors (512m, 2g).")
+@click.option("--master-port", type=click.IntRange(1, 65535), default=None,
+              help="The master's port (default 7077, or the last start's).")
+@click.option("--ui-port", type=click.IntRange(1, 65535), default=None,
+              help="The master's web UI and JSON port (default 8080, or the last start's); "
+                   "worker N's UI takes this port + N.")
+@state_dir_option
+def cluster_start(workers: int, worker_cores: int, worker_memory: str, master_port: int | None,
+                  ui_port: int | None, state_dir: Path | None) -> None:
+    """Start the master and N workers; return once every worker has registered."""
+    import re
+
+    from kernel.spark_cluster import start_cluster
+
+    if not re.fullmatch(r"[1-9]\d*[kmgt]", worker_memory, re.IGNORECASE):
+        raise click.UsageError(f"--worker-memory {worker_memory!r}: use a whole number with a unit "
+                               "k, m, g or t (512m, 2g)")
+    started = time.perf_counter()
+    status = start_cluster(_cluster_layout(state_dir, master_port, ui_port), workers,
+                           worker_cores=worker_cores, worker_memory=worker_memory)
+    click.echo(status.describe())
+    click.echo(f"ready in {time.perf_counter() - started:.1f} s; use WAREHOUSE_SPARK_MASTER={status.master_url}",
+               err=True)
+
+
+@cluster.command("stop")
+@state_dir_option
+def cluster_stop(state_dir: Path | None) -> None:
+    """Stop the master and workers `cluster start` started (and nothing else)."""
+    from kernel.spark_cluster import stop_cluster
+
+    done = stop_cluster(_cluster_layout(state_dir))
+    click.echo("\n".join(done) if done else "local Spark cluster: nothing to stop")
+
+
+@cluster.command("status")
+@state_dir_option
+def cluster_status(state_dir: Path | None) -> None:
+    """The master's workers and applications (from its JSON page); exit 1 if it is not running."""
+    from kernel.spark_cluster import cluster_status as read_status
+
+    status = read_status(_cluster_layout(state_dir))
+    click.echo(status.describe())
+    if not status.running:
+        sys.exit(1)

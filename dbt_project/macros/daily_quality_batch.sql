@@ -158,16 +158,16 @@
 #}
 {% macro flat_runs_pre_hooks() -%}
     {#- Whatever this run does, the scope of its tests must not be an earlier run's window. -#}
-    {%- set forget_windows = "drop table if exists " ~ refresh_state('flat_windows') -%}
+    {%- set forget_windows = ["drop table if exists " ~ refresh_state('flat_windows')] -%}
     {%- if not execute or not is_incremental() -%}
-        {{ return(forget_windows if execute else '') }}
+        {{ return(hook_statements(forget_windows) if execute else '') }}
     {%- endif -%}
     {%- set batch = current_refresh_batch() -%}
     {%- if batch is none or batch.mode != 'incremental' -%}
-        {{ return(forget_windows ~ ";\ndelete from " ~ this) }}
+        {{ return(hook_statements(forget_windows + [delete_rows(this)])) }}
     {%- endif -%}
     {%- set measurements = ref('measurements') -%}
-    {{ return([
+    {{ return(hook_statements([
         "drop table if exists " ~ refresh_state('flat_windows'),
         "create table " ~ refresh_state('flat_windows') ~ " as " ~ flat_windows_query(measurements),
         analyze_state('flat_windows'),
@@ -177,7 +177,7 @@
          from " ~ this ~ " as runs
          where " ~ in_flat_window('runs'),
         "delete from " ~ this ~ " as runs where " ~ in_flat_window('runs'),
-    ] | map('trim') | select | join(';\n')) }}
+    ])) }}
 {%- endmacro %}
 
 {#
@@ -194,17 +194,17 @@
   quality_bounds keeps each signal's first and last reading for the model.
 #}
 {% macro daily_quality_pre_hooks() -%}
-    {%- set forget_days = "drop table if exists " ~ refresh_state('quality_days') -%}
+    {%- set forget_days = ["drop table if exists " ~ refresh_state('quality_days')] -%}
     {%- if not execute or not is_incremental() -%}
-        {{ return(forget_days if execute else '') }}
+        {{ return(hook_statements(forget_days) if execute else '') }}
     {%- endif -%}
     {%- set batch = current_refresh_batch() -%}
     {%- if batch is none or batch.mode != 'incremental' -%}
-        {{ return(forget_days ~ ";\ndelete from " ~ this) }}
+        {{ return(hook_statements(forget_days + [delete_rows(this)])) }}
     {%- endif -%}
     {%- set signals = ref('signals') -%}
     {%- set flat_runs = ref('signal_flatlines') -%}
-    {{ return([
+    {{ return(hook_statements([
         "insert into " ~ refresh_state('pending_signals') ~ " (signal_id)
          select signal_id
          from (
@@ -265,5 +265,5 @@
         analyze_state('quality_days'),
         "delete from " ~ this ~ "
          where (signal_id, day_utc) in (select signal_id, day_utc from " ~ refresh_state('quality_days') ~ ")",
-    ] | map('trim') | select | join(';\n')) }}
+    ])) }}
 {%- endmacro %}

@@ -19,7 +19,7 @@
     {%- endfor -%}
     {%- set statements = [] -%}
     {%- for schema, grantees in grantees_by_schema | dictsort
-          if grantees and adapter.check_schema_exists(target.database, schema) -%}
+          if grantees and adapter.check_schema_exists(target.get('database'), schema) -%}
         {%- do statements.append(grant_usage_on_schema_sql(schema, grantees)) -%}
     {%- endfor -%}
     {%- if statements -%}

@@ -37,7 +37,15 @@
 {# Naive UTC timestamp -> naive local wall time of the source zone. #}
 {% macro from_utc(column, zone=none) -%}
     {%- set zone = zone or source_timezone() -%}
+    {{ adapter.dispatch('utc_to_zone')(column, zone) }}
+{%- endmacro %}
+
+{% macro default__utc_to_zone(column, zone) -%}
     (({{ column }}) at time zone 'UTC') at time zone '{{ zone }}'
+{%- endmacro %}
+
+{% macro spark__utc_to_zone(column, zone) -%}
+    from_utc_timestamp({{ column }}, '{{ zone }}')
 {%- endmacro %}
 
 {#
@@ -58,8 +66,8 @@
     {%- set query -%}
         select
             cast(local_day as {{ dbt.type_string() }}),
-            cast(extract(epoch from offset_before) as bigint),
-            cast(extract(epoch from offset_after) as bigint)
+            cast({{ interval_seconds('offset_before') }} as bigint),
+            cast({{ interval_seconds('offset_after') }} as bigint)
         from (
             select
                 local_day,
@@ -81,6 +89,53 @@
         {%- do days.append((row[0], row[1] | int, row[2] | int)) -%}
     {%- endfor -%}
     {{ return(days) }}
+{%- endmacro %}
+
+{#
+  The change days as a relation `change_days (local_day, offset_before, offset_after)`:
+  the literal list (`values`). On Spark the list would make the view's text longer than
+  the Derby metastore keeps (32,700 characters), so Spark computes the same days in the
+  query, from its zone database, as zone_change_days does.
+#}
+{% macro change_days_relation(values, zone) -%}
+    {{ return(adapter.dispatch('change_days_relation')(values, zone)) }}
+{%- endmacro %}
+
+{% macro default__change_days_relation(values, zone) -%}
+    {{ values }}
+{%- endmacro %}
+
+{% macro spark__change_days_relation(values, zone) -%}
+    (
+            select local_day, offset_before, offset_after
+            from (
+                select
+                    local_day,
+                    lag(utc_offset) over (order by local_day) as offset_before,
+                    lead(utc_offset) over (order by local_day) as offset_after
+                from (
+                    select local_day, local_noon - {{ to_utc('local_noon', zone) }} as utc_offset
+                    from (
+                        select local_day, cast(local_day as timestamp) + interval '12 hours' as local_noon
+                        from (select {{ day_series("date '1970-01-01'", "date '2100-12-31'") }} as local_day) as days
+                    ) as noons
+                ) as offsets
+            ) as neighbours
+            where offset_before <> offset_after
+        ) as change_days
+{%- endmacro %}
+
+{# Whether the local day `day` is a change day: a literal list, or on Spark the join alone. #}
+{% macro change_day_filter(day, day_list) -%}
+    {{ return(adapter.dispatch('change_day_filter')(day, day_list)) }}
+{%- endmacro %}
+
+{% macro default__change_day_filter(day, day_list) -%}
+    {{ day }} in ({{ day_list }})
+{%- endmacro %}
+
+{% macro spark__change_day_filter(day, day_list) -%}
+    1 = 1
 {%- endmacro %}
 
 {#
@@ -113,7 +168,7 @@
         select
             cast(raw_rows.signal_id as bigint) as signal_id,
             cast(raw_rows.ts as timestamp) as ts,
-            cast(raw_rows.measurement_value as double precision) as value,
+            cast(raw_rows.measurement_value as {{ type_double() }}) as value,
             cast(raw_rows.load_id as bigint) as load_id,
             raw_rows.source_file,
             cast(raw_rows.line_number as bigint) as line_number,
@@ -123,9 +178,9 @@
             {{ from_utc('raw_rows.ts - change_days.offset_before', zone) }} = raw_rows.ts as fits_before,
             {{ from_utc('raw_rows.ts - change_days.offset_after', zone) }} = raw_rows.ts as fits_after
         from {{ raw }} as raw_rows
-        inner join {{ change_days_values }}
+        inner join {{ change_days_relation(change_days_values, zone) }}
             on change_days.local_day = cast(raw_rows.ts as date)
-        where cast(raw_rows.ts as date) in ({{ day_list }}) {{ raw_filter }}
+        where {{ change_day_filter('cast(raw_rows.ts as date)', day_list) }} {{ raw_filter }}
 
     ),
 
@@ -161,7 +216,7 @@
         select
             *,
             sum(case when follows then 0 else 1 end)
-                over (partition by load_id, signal_id, local_time order by line_number rows unbounded preceding)
+                over (partition by load_id, signal_id, local_time order by line_number rows between unbounded preceding and current row)
                 as chain_number,
             case when follows and ts > previous_ts then 1 else 0 end as rise
         from neighbours
@@ -175,11 +230,12 @@
         select
             *,
             case
-                when sum(rise) over chain = 1
-                    then case when sum(rise) over (chain order by line_number rows unbounded preceding) = 0 then 2 else 1 end
+                when sum(rise) over (partition by load_id, signal_id, local_time, chain_number) = 1
+                    then case when sum(rise) over (partition by load_id, signal_id, local_time, chain_number
+                                                   order by line_number rows between unbounded preceding and current row) = 0
+                              then 2 else 1 end
             end as ordered_pass
         from chains
-        window chain as (partition by load_id, signal_id, local_time, chain_number)
 
     ),
 
@@ -191,7 +247,7 @@
             max(ordered_pass) over same_value as value_pass,
             min(line_number) over same_value as value_first_line,
             min(line_number) over same_time as time_first_line,
-            dense_rank() over (same_time order by value) as value_rank
+            dense_rank() over (partition by load_id, signal_id, local_time, ts order by value) as value_rank
         from ordered
         window same_value as (partition by load_id, signal_id, local_time, ts, value),
                same_time as (partition by load_id, signal_id, local_time, ts)
@@ -237,7 +293,7 @@
         cast(raw_rows.signal_id as bigint) as signal_id,
         cast({{ to_utc('raw_rows.ts', zone) }} as timestamp) as measured_at,
         cast(raw_rows.ts as timestamp) as measured_at_local,
-        cast(raw_rows.measurement_value as double precision) as value,
+        cast(raw_rows.measurement_value as {{ type_double() }}) as value,
         cast(raw_rows.load_id as bigint) as load_id,
         raw_rows.source_file,
         cast(raw_rows.line_number as bigint) as line_number,
@@ -245,7 +301,7 @@
         cast(null as {{ dbt.type_string() }}) as local_time_flag
     from {{ raw }} as raw_rows
     {%- if change_days %}
-    left join {{ change_days_values }}
+    left join {{ change_days_relation(change_days_values, zone) }}
         on change_days.local_day = cast(raw_rows.ts as date)
     where change_days.local_day is null {{ raw_filter }}
 

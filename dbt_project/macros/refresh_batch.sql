@@ -47,24 +47,144 @@
 {%- endmacro %}
 
 {% macro refresh_state(name) -%}
-    {{ return(api.Relation.create(database=target.database, schema='refresh_state', identifier=name)) }}
+    {{ return(api.Relation.create(database=target.get('database'), schema='refresh_state', identifier=name)) }}
 {%- endmacro %}
 
 {# Whether refresh_state holds the table; asked of the database, as dbt's relation cache does not know the schema. #}
 {% macro refresh_state_exists(name) -%}
+    {{ return(adapter.dispatch('refresh_state_exists')(name)) }}
+{%- endmacro %}
+
+{% macro default__refresh_state_exists(name) -%}
     {{ return(run_query("select count(*) from information_schema.tables where table_schema = 'refresh_state' and table_name = '" ~ name ~ "'").rows[0][0] > 0) }}
+{%- endmacro %}
+
+{# Spark has no information_schema: its catalogue answers SHOW. #}
+{% macro spark__refresh_state_exists(name) -%}
+    {%- if not refresh_state_schema_exists() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(run_query("show tables in refresh_state like '" ~ name ~ "'").rows | length > 0) }}
+{%- endmacro %}
+
+{% macro refresh_state_schema_exists() -%}
+    {{ return(adapter.dispatch('refresh_state_schema_exists')()) }}
+{%- endmacro %}
+
+{% macro default__refresh_state_schema_exists() -%}
+    {{ return(run_query("select count(*) from information_schema.schemata where schema_name = 'refresh_state'").rows[0][0] > 0) }}
+{%- endmacro %}
+
+{% macro spark__refresh_state_schema_exists() -%}
+    {{ return(run_query("show schemas like 'refresh_state'").rows | length > 0) }}
+{%- endmacro %}
+
+{#
+  Whether a build may recompute only the batch's keys. Not on Spark yet: there every build
+  is a full one (each mart emptied and computed from all current loads), which a refresh
+  after a new dump equals by construction; the batch is still fixed and recorded.
+#}
+{% macro incremental_refresh_supported() -%}
+    {{ return(adapter.dispatch('incremental_refresh_supported')()) }}
+{%- endmacro %}
+
+{% macro default__incremental_refresh_supported() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro spark__incremental_refresh_supported() -%}
+    {{ return(false) }}
 {%- endmacro %}
 
 {% macro is_build_command() -%}
     {{ return(invocation_args_dict.get('which') in ('build', 'run')) }}
 {%- endmacro %}
 
-{# Run statements one by one in one transaction, and commit it (run_query alone begins none). #}
+{#
+  Run statements one by one in one transaction, and commit it (run_query alone begins none).
+  An item may be a list of statements (delete_rows on Spark). Spark has no transactions:
+  there the statements run one after the other, each committed as it ends.
+#}
 {% macro run_statements(statements) -%}
-    {%- for sql in statements if sql | trim -%}
+    {%- for sql in flatten_statements(statements) -%}
         {%- call statement('refresh_state', auto_begin=true) -%}{{ sql }}{%- endcall -%}
     {%- endfor -%}
     {%- do adapter.commit() -%}
+{%- endmacro %}
+
+{# The statements of `statements` (strings, or lists of them), in order, without empty ones. #}
+{% macro flatten_statements(statements) -%}
+    {%- set flat = [] -%}
+    {%- for item in statements -%}
+        {%- for sql in ([item] if item is string else item) if sql | trim -%}
+            {%- do flat.append(sql | trim) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(flat) }}
+{%- endmacro %}
+
+{#
+  A model's pre- or post-hook made of several statements: one string of them, separated
+  by semicolons, which PostgreSQL and DuckDB run as one hook. Spark runs one statement per
+  call: there they run here, one by one, while dbt renders the hook, and the hook is empty.
+#}
+{% macro hook_statements(statements) -%}
+    {{ return(adapter.dispatch('hook_statements')(statements)) }}
+{%- endmacro %}
+
+{% macro default__hook_statements(statements) -%}
+    {{ return(flatten_statements(statements) | join(';\n')) }}
+{%- endmacro %}
+
+{% macro spark__hook_statements(statements) -%}
+    {%- if execute -%}
+        {%- for sql in flatten_statements(statements) -%}
+            {%- do run_query(sql) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{#
+  Delete the rows of `relation` that satisfy `where` (all of them without): one
+  statement, or on Spark a list of them. Spark's Parquet tables have no DELETE: the rows
+  to keep are copied aside and written back over the table (INSERT OVERWRITE may not read
+  the table it overwrites); without `where`, TRUNCATE. Not atomic there: the refresh
+  state is written by one dbt invocation at a time, and a crash leaves the next run a
+  full build's worth of checks (docs/spark.md).
+#}
+{% macro delete_rows(relation, where=none) -%}
+    {{ return(adapter.dispatch('delete_rows')(relation, where)) }}
+{%- endmacro %}
+
+{% macro default__delete_rows(relation, where) -%}
+    {{ return("delete from " ~ relation ~ (" where " ~ where if where else "")) }}
+{%- endmacro %}
+
+{% macro spark__delete_rows(relation, where) -%}
+    {%- if not where -%}
+        {{ return(["truncate table " ~ relation]) }}
+    {%- endif -%}
+    {%- set kept = relation.incorporate(path={'identifier': relation.identifier ~ '__kept'}) -%}
+    {{ return([
+        "drop table if exists " ~ kept,
+        "create table " ~ kept ~ " using parquet as select * from " ~ relation ~ " where not coalesce((" ~ where ~ "), false)",
+        "insert overwrite table " ~ relation ~ " select * from " ~ kept,
+        "drop table " ~ kept,
+    ]) }}
+{%- endmacro %}
+
+{# A column added to a refresh_state table of an earlier version; Spark's state never had that version. #}
+{% macro add_column_if_not_exists(relation, column, type) -%}
+    {{ return(adapter.dispatch('add_column_if_not_exists')(relation, column, type)) }}
+{%- endmacro %}
+
+{% macro default__add_column_if_not_exists(relation, column, type) -%}
+    {{ return("alter table " ~ relation ~ " add column if not exists " ~ column ~ " " ~ type) }}
+{%- endmacro %}
+
+{% macro spark__add_column_if_not_exists(relation, column, type) -%}
+    {{ return('') }}
 {%- endmacro %}
 
 {# A literal `column in (...)` filter; on PostgreSQL literal load ids prune raw.measurements to their partitions. #}
@@ -119,25 +239,25 @@
         {{ return('') }}
     {%- endif -%}
     {%- set state_existed = refresh_state_exists('applied_loads') -%}
-    {%- if run_query("select count(*) from information_schema.schemata where schema_name = 'refresh_state'").rows[0][0] == 0 -%}
+    {%- if not refresh_state_schema_exists() -%}
         {#- On PostgreSQL with separate logins the raw migrations create it for the transformer. -#}
         {%- do run_statements(["create schema if not exists " ~ adapter.quote('refresh_state')]) -%}
     {%- endif -%}
-    {%- set mode = 'full' if (flags.FULL_REFRESH or not state_existed) else 'incremental' -%}
+    {%- set mode = 'full' if (flags.FULL_REFRESH or not state_existed or not incremental_refresh_supported()) else 'incremental' -%}
     {#- Named directly, not through source(): hooks are not nodes of the graph. -#}
-    {%- set ledger = api.Relation.create(database=target.database, schema='raw', identifier='load_ledger') -%}
-    {%- set raw_measurements = api.Relation.create(database=target.database, schema='raw', identifier='measurements') -%}
-    {%- set raw_signals = api.Relation.create(database=target.database, schema='raw', identifier='signals') -%}
+    {%- set ledger = api.Relation.create(database=target.get('database'), schema='raw', identifier='load_ledger') -%}
+    {%- set raw_measurements = api.Relation.create(database=target.get('database'), schema='raw', identifier='measurements') -%}
+    {%- set raw_signals = api.Relation.create(database=target.get('database'), schema='raw', identifier='signals') -%}
 
     {#- The first version's bookkeeping tables, inside the model graph, are retired. -#}
-    {%- set staging = api.Relation.create(database=target.database, schema='staging', identifier='measurement_inputs') -%}
+    {%- set staging = api.Relation.create(database=target.get('database'), schema='staging', identifier='measurement_inputs') -%}
     {%- do run_statements([
         "create table if not exists " ~ refresh_state('applied_loads') ~ " (load_id bigint not null, file_kind " ~ dbt.type_string() ~ " not null)",
         "drop table if exists " ~ staging,
         "drop table if exists " ~ staging.incorporate(path={'identifier': 'measurement_inputs_applied'}),
         "create table if not exists " ~ refresh_state('load_coverage') ~ " (load_id bigint not null, signal_id bigint not null, day_utc date not null, readings bigint not null)",
-        "create table if not exists " ~ refresh_state('applied_signals') ~ " (signal_id bigint not null, plausible_min double precision, plausible_max double precision, unit " ~ dbt.type_string() ~ ")",
-        "alter table " ~ refresh_state('applied_signals') ~ " add column if not exists unit " ~ dbt.type_string(),
+        "create table if not exists " ~ refresh_state('applied_signals') ~ " (signal_id bigint not null, plausible_min " ~ type_double() ~ ", plausible_max " ~ type_double() ~ ", unit " ~ dbt.type_string() ~ ")",
+        add_column_if_not_exists(refresh_state('applied_signals'), 'unit', dbt.type_string()),
         "create table if not exists " ~ refresh_state('pending_signals') ~ " (signal_id bigint not null)",
         "drop table if exists " ~ refresh_state('batch_loads'),
         "create table " ~ refresh_state('batch_loads') ~ " as
@@ -184,7 +304,7 @@
     {%- set statements = [] -%}
     {%- if uncovered -%}
         {%- do statements.extend([
-            "delete from " ~ refresh_state('load_coverage') ~ " where " ~ in_list('load_id', uncovered),
+            delete_rows(refresh_state('load_coverage'), in_list('load_id', uncovered)),
             "insert into " ~ refresh_state('load_coverage') ~ " (load_id, signal_id, day_utc, readings)
              select load_id, signal_id, cast(measured_at as date), cast(count(*) as bigint)
              from (" ~ readings_in_utc(raw_measurements, where=in_list('load_id', uncovered)) ~ ") as readings
@@ -192,7 +312,7 @@
     {%- endif -%}
     {%- if cover_all -%}
         {%- do statements.extend([
-            "delete from " ~ refresh_state('coverage_conversion'),
+            delete_rows(refresh_state('coverage_conversion')),
             "insert into " ~ refresh_state('coverage_conversion') ~ " (conversion) values ('" ~ conversion ~ "')"]) -%}
     {%- endif -%}
     {%- do statements.extend([
@@ -310,7 +430,7 @@
     {%- if batch == 'nothing' -%}
         {{ return('') }}
     {%- elif batch == 'everything' -%}
-        {{ return("delete from " ~ this) }}
+        {{ return(hook_statements([delete_rows(this)])) }}
     {%- endif -%}
     delete from {{ this }} as target
     using {{ refresh_state('batch_pairs') }} as batch_pair
@@ -339,16 +459,16 @@
         {{ return('') }}
     {%- endif -%}
     {%- do run_statements([
-        "delete from " ~ refresh_state('applied_loads'),
+        delete_rows(refresh_state('applied_loads')),
         "insert into " ~ refresh_state('applied_loads') ~ " (load_id, file_kind)
          select load_id, file_kind from " ~ refresh_state('batch_loads') ~ " where change <> 'removed'",
-        "delete from " ~ refresh_state('load_coverage') ~ "
-         where load_id in (select load_id from " ~ refresh_state('batch_loads') ~ " where change = 'removed')",
-        "delete from " ~ refresh_state('applied_signals'),
+        delete_rows(refresh_state('load_coverage'),
+                    "load_id in (select load_id from " ~ refresh_state('batch_loads') ~ " where change = 'removed')"),
+        delete_rows(refresh_state('applied_signals')),
         "insert into " ~ refresh_state('applied_signals') ~ " (signal_id, plausible_min, plausible_max, unit)
          select signal_id, plausible_min, plausible_max, unit from "
-            ~ api.Relation.create(database=target.database, schema='analytics', identifier='signals'),
-        "delete from " ~ refresh_state('pending_signals'),
+            ~ api.Relation.create(database=target.get('database'), schema='analytics', identifier='signals'),
+        delete_rows(refresh_state('pending_signals')),
     ]) -%}
     {{ return('') }}
 {% endmacro %}
@@ -359,7 +479,7 @@
     {%- if batch == 'nothing' -%}
         {{ return('') }}
     {%- elif batch == 'everything' -%}
-        {{ return("delete from " ~ this) }}
+        {{ return(hook_statements([delete_rows(this)])) }}
     {%- endif -%}
     delete from {{ this }}
     where {{ in_list('load_id', batch.added + batch.removed) }}

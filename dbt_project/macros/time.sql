@@ -1,5 +1,5 @@
 {#
-  Time helpers that read the same on PostgreSQL and DuckDB.
+  Time helpers that read the same on PostgreSQL, DuckDB and Spark.
 #}
 
 {# The IANA zone the source timestamps are written in: var `source_timezone`, else WAREHOUSE_SOURCE_TIMEZONE, else UTC. #}
@@ -30,8 +30,22 @@
     {%- if is_utc_zone(zone) -%}
         {{ column }}
     {%- else -%}
-        (({{ column }}) at time zone '{{ zone }}') at time zone 'UTC'
+        {{ adapter.dispatch('zone_to_utc')(column, zone) }}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro default__zone_to_utc(column, zone) -%}
+    (({{ column }}) at time zone '{{ zone }}') at time zone 'UTC'
+{%- endmacro %}
+
+{#
+  Spark has no AT TIME ZONE; its zone database is Java's. A skipped local hour is read
+  with the offset before the change, as above; a repeated one as the first pass (summer
+  time), unlike above, but the readings never meet that case: on change days
+  readings_in_utc computes both offsets itself (macros/local_time.sql).
+#}
+{% macro spark__zone_to_utc(column, zone) -%}
+    to_utc_timestamp({{ column }}, '{{ zone }}')
 {%- endmacro %}
 
 {# Seconds (with fraction) from timestamp `start` to timestamp `finish`, as a double. #}
@@ -45,6 +59,24 @@
 
 {% macro duckdb__seconds_between(start, finish) -%}
     (cast(epoch_us({{ finish }}) - epoch_us({{ start }}) as double) / 1000000.0)
+{%- endmacro %}
+
+{% macro spark__seconds_between(start, finish) -%}
+    (cast(unix_micros({{ finish }}) - unix_micros({{ start }}) as double) / 1000000.0)
+{%- endmacro %}
+
+{# Whole seconds of an interval (a difference of timestamps), as a number. #}
+{% macro interval_seconds(interval) -%}
+    {{ return(adapter.dispatch('interval_seconds')(interval)) }}
+{%- endmacro %}
+
+{% macro default__interval_seconds(interval) -%}
+    extract(epoch from {{ interval }})
+{%- endmacro %}
+
+{# Spark extracts no epoch from an interval: the instant that far after 1970-01-01 00:00 UTC (the session's zone). #}
+{% macro spark__interval_seconds(interval) -%}
+    unix_seconds(timestamp '1970-01-01 00:00:00' + ({{ interval }}))
 {%- endmacro %}
 
 
@@ -61,6 +93,10 @@
     arg_min({{ value }}, {{ time }})
 {%- endmacro %}
 
+{% macro spark__first_by(value, time) -%}
+    min_by({{ value }}, {{ time }})
+{%- endmacro %}
+
 {% macro last_by(value, time) -%}
     {{ return(adapter.dispatch('last_by')(value, time)) }}
 {%- endmacro %}
@@ -71,4 +107,16 @@
 
 {% macro duckdb__last_by(value, time) -%}
     arg_max({{ value }}, {{ time }})
+{%- endmacro %}
+
+{% macro spark__last_by(value, time) -%}
+    max_by({{ value }}, {{ time }})
+{%- endmacro %}
+
+{#
+  dbt-spark's dateadd goes through whole seconds (to_unix_timestamp) and drops the
+  fraction; PostgreSQL and DuckDB keep microseconds. timestampadd keeps them.
+#}
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    timestampadd({{ datepart | upper }}, {{ interval }}, cast({{ from_date_or_timestamp }} as timestamp))
 {%- endmacro %}

@@ -74,6 +74,11 @@
     time_bucket(interval '15 minutes', {{ timestamp }})
 {%- endmacro %}
 
+{# Whole quarter hours since 1970-01-01 00:00 UTC (the session's zone), in microseconds. #}
+{% macro spark__quarter_hour_start(timestamp) -%}
+    timestamp_micros(unix_micros({{ timestamp }}) - pmod(unix_micros({{ timestamp }}), 900000000))
+{%- endmacro %}
+
 {# Every bucket start from `first` to `last` (timestamps, both included), in a select list. #}
 {% macro bucket_series(first, last, bucket) -%}
     {{ return(adapter.dispatch('bucket_series')(first, last, time_weight_bucket(bucket).interval)) }}
@@ -87,6 +92,10 @@
     unnest(generate_series({{ first }}, {{ last }}, {{ step }}))
 {%- endmacro %}
 
+{% macro spark__bucket_series(first, last, step) -%}
+    explode(sequence({{ first }}, {{ last }}, {{ step }}))
+{%- endmacro %}
+
 {# Whole microseconds from timestamp `start` to timestamp `finish`, as a bigint (exact on both warehouses). #}
 {% macro microseconds_between(start, finish) -%}
     {{ return(adapter.dispatch('microseconds_between')(start, finish)) }}
@@ -98,6 +107,10 @@
 
 {% macro duckdb__microseconds_between(start, finish) -%}
     (epoch_us({{ finish }}) - epoch_us({{ start }}))
+{%- endmacro %}
+
+{% macro spark__microseconds_between(start, finish) -%}
+    (unix_micros({{ finish }}) - unix_micros({{ start }}))
 {%- endmacro %}
 
 {#
@@ -162,7 +175,7 @@
             bucket_at,
             count(case when held_from >= bucket_at then 1 end) as readings,
             sum(piece_microseconds) as covered_microseconds,
-            sum(cast(value * (cast(piece_microseconds as double precision) / 1000000) as decimal(38, 15))) as integral,
+            sum(cast(value * (cast(piece_microseconds as {{ type_double() }}) / 1000000) as decimal(38, 15))) as integral,
             min(value) as min,
             max(value) as max,
             max(case when held_from <= bucket_at and held_until > bucket_at then value end) as value_at_start
@@ -210,11 +223,11 @@
         bucket_at,
         readings,
         covered_microseconds,
-        cast(covered_microseconds as double precision) / 1000000 as covered_seconds,
+        cast(covered_microseconds as {{ type_double() }}) / 1000000 as covered_seconds,
         integral,
         case
             when covered_microseconds > 0
-                then cast(integral as double precision) / (cast(covered_microseconds as double precision) / 1000000)
+                then cast(integral as {{ type_double() }}) / (cast(covered_microseconds as {{ type_double() }}) / 1000000)
         end as avg_time_weighted,
         min,
         max,
@@ -233,13 +246,13 @@
     {%- set seconds_per_hour = 3600 -%}
     case
         when {{ covered_microseconds }} > 0 and {{ unit }} = 'kW'
-            then cast({{ integral }} as double precision) / {{ seconds_per_hour }}
+            then cast({{ integral }} as {{ type_double() }}) / {{ seconds_per_hour }}
         when {{ covered_microseconds }} > 0 and {{ unit }} = 'MW'
-            then cast({{ integral }} as double precision) * 1000 / {{ seconds_per_hour }}
+            then cast({{ integral }} as {{ type_double() }}) * 1000 / {{ seconds_per_hour }}
     end as energy_kwh,
     case
         when {{ covered_microseconds }} > 0 and {{ unit }} = 'MVAr'
-            then cast({{ integral }} as double precision) * 1000 / {{ seconds_per_hour }}
+            then cast({{ integral }} as {{ type_double() }}) * 1000 / {{ seconds_per_hour }}
     end as reactive_energy_kvarh
 {%- endmacro %}
 
@@ -328,13 +341,13 @@
 {% macro time_weight_pre_hooks(time_column) -%}
     {%- set days = time_weight_state('days') -%}
     {#- Whatever this run does, neither the scope of its tests nor its post-hook may read an earlier run's state. -#}
-    {%- set forget_days = "drop table if exists " ~ days ~ ";\ndrop table if exists " ~ time_weight_state('bounds') -%}
+    {%- set forget_days = ["drop table if exists " ~ days, "drop table if exists " ~ time_weight_state('bounds')] -%}
     {%- if not execute or not is_incremental() -%}
-        {{ return(forget_days if execute else '') }}
+        {{ return(hook_statements(forget_days) if execute else '') }}
     {%- endif -%}
     {%- set batch = current_refresh_batch() -%}
     {%- if batch is none or batch.mode != 'incremental' -%}
-        {{ return(forget_days ~ ";\ndelete from " ~ this) }}
+        {{ return(hook_statements(forget_days + [delete_rows(this)])) }}
     {%- endif -%}
     {%- set reach = hold_reach_days() -%}
     {#- The end of the data this table reflects; without its record, assume it moved. -#}
@@ -358,7 +371,7 @@
     {%- for offset in range(-reach, reach + 1) -%}
         {%- do reading_offsets.append('select ' ~ offset ~ ' as day_offset') -%}
     {%- endfor -%}
-    {{ return([
+    {{ return(hook_statements([
         record_unit_changes(),
         "drop table if exists " ~ bounds,
         "create table " ~ bounds ~ " as "
@@ -409,7 +422,7 @@
         "delete from " ~ this ~ " as target
          using " ~ days ~ " as batch_pair
          where " ~ batch_pair_condition('target.signal_id', 'target.' ~ time_column),
-    ] | map('trim') | select | join(';\n')) }}
+    ])) }}
 {%- endmacro %}
 
 {# The time-weighted marts and the bucket column each is keyed by (with signal_id). #}
@@ -433,9 +446,9 @@
     {%- else -%}
         {%- set bounds = signal_time_bounds(ref('measurements'), 'measured_at', 'select signal_id from ' ~ ref('signals')) -%}
     {%- endif -%}
-    {{ return([
+    {{ return(hook_statements([
         "create table if not exists " ~ end_state ~ " (data_end_at timestamp)",
-        "delete from " ~ end_state,
+        delete_rows(end_state),
         "insert into " ~ end_state ~ " (data_end_at) select max(last_at) from (" ~ bounds ~ ") as signal_bounds",
-    ] | join(';\n')) }}
+    ])) }}
 {%- endmacro %}

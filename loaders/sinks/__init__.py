@@ -1,4 +1,5 @@
-"""Writers for the two warehouses behind one interface (`WarehouseSink`)."""
+"""Writers for the warehouses behind one interface (`WarehouseSink`): DuckDB, PostgreSQL, and
+the Spark target's lake of Parquet files."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ if TYPE_CHECKING:
 
 def sink_for(db: Database) -> WarehouseSink:
     """The raw tables' writer over `db`, a loader's connection (kernel.database.connect)."""
+    if db.dialect == "spark":
+        from loaders.sinks.spark import SparkSink
+
+        return SparkSink(db)
     if db.dialect == "postgres":
         from loaders.sinks.postgres import PostgresSink
 

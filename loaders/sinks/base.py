@@ -157,5 +157,13 @@ class WarehouseSink(abc.ABC):
 
 
 def migrate_raw(db: Database) -> list[str]:
-    """Apply the raw schema's versioned migrations that this warehouse lacks."""
+    """Apply the raw schema's versioned migrations that this warehouse lacks.
+
+    The Spark target's loader writes files: its "migration" creates the lake's folders
+    (its tables are defined in Spark's metastore by `loaders.sinks.spark.register_raw_tables`).
+    """
+    if db.dialect == "spark":
+        from loaders.sinks.spark import prepare_lake
+
+        return prepare_lake(db.warehouse.require_spark().raw_dir)
     return apply_migrations(db, MIGRATIONS_DIR, schema="raw")

@@ -64,13 +64,13 @@ select
     intervals.signal_id,
     cast(intervals.bucket_at as timestamp) as interval_start_utc,
     cast(intervals.readings as bigint) as readings,
-    cast(intervals.covered_seconds as double precision) as covered_seconds,
-    cast(intervals.avg_time_weighted as double precision) as avg_time_weighted,
+    cast(intervals.covered_seconds as {{ type_double() }}) as covered_seconds,
+    cast(intervals.avg_time_weighted as {{ type_double() }}) as avg_time_weighted,
     intervals.min,
     intervals.max,
     intervals.value_at_start,
     {{ energy_columns('intervals.integral', 'intervals.covered_microseconds', 'signals.unit') }},
-    cast(intervals.integral as double precision) as integral
+    cast(intervals.integral as {{ type_double() }}) as integral
 from intervals
 {%- if batch.mode == 'incremental' %}
 {{ join_batch_pairs('intervals.signal_id', 'intervals.bucket_at', pairs=this.identifier ~ '_days') }}

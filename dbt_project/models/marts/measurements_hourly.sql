@@ -71,11 +71,11 @@ select
     cast(arithmetic.n as bigint) as n,
     arithmetic.min,
     arithmetic.max,
-    cast(arithmetic.avg as double precision) as avg,
+    cast(arithmetic.avg as {{ type_double() }}) as avg,
     arithmetic.first_value,
     arithmetic.last_value,
-    cast(time_weighted.covered_seconds as double precision) as covered_seconds,
-    cast(time_weighted.avg_time_weighted as double precision) as avg_time_weighted
+    cast(time_weighted.covered_seconds as {{ type_double() }}) as covered_seconds,
+    cast(time_weighted.avg_time_weighted as {{ type_double() }}) as avg_time_weighted
 from arithmetic
 -- every hour with a reading has the interval of that reading
 inner join time_weighted

@@ -82,16 +82,16 @@ select
     day_windows.signal_id,
     cast(day_windows.day_utc as date) as day_utc,
     cast(coalesce(time_weighted.readings, 0) as bigint) as readings,
-    cast(coalesce(time_weighted.covered_seconds, 0) as double precision) as covered_seconds,
+    cast(coalesce(time_weighted.covered_seconds, 0) as {{ type_double() }}) as covered_seconds,
     cast(
         case
             when day_windows.window_microseconds > 0
-                then cast(coalesce(time_weighted.covered_microseconds, 0) as double precision)
-                     / cast(day_windows.window_microseconds as double precision)
+                then cast(coalesce(time_weighted.covered_microseconds, 0) as {{ type_double() }})
+                     / cast(day_windows.window_microseconds as {{ type_double() }})
         end
-        as double precision
+        as {{ type_double() }}
     ) as coverage_share,
-    cast(time_weighted.avg_time_weighted as double precision) as avg_time_weighted,
+    cast(time_weighted.avg_time_weighted as {{ type_double() }}) as avg_time_weighted,
     time_weighted.min,
     time_weighted.max,
     {{ energy_columns('time_weighted.integral', 'time_weighted.covered_microseconds', 'signals.unit') }}

@@ -157,7 +157,7 @@ select
                 {{ seconds_between('daily.last_at', 'day_windows.window_end_at') }}
             )
         end
-        as double precision
+        as {{ type_double() }}
     ) as max_gap_seconds,
     cast(coalesce(daily.duplicates_dropped, 0) as bigint) as duplicates_dropped,
     cast(coalesce(daily.out_of_range, 0) as bigint) as out_of_range,

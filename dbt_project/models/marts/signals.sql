@@ -19,8 +19,8 @@ select
     cast(signals.signal_name as {{ dbt.type_string() }}) as signal_name,
     cast(signals.unit as {{ dbt.type_string() }}) as unit,
     signals.nominal_voltage_kv,
-    cast(coalesce(at_level.min_value, for_unit.min_value) as double precision) as plausible_min,
-    cast(coalesce(at_level.max_value, for_unit.max_value) as double precision) as plausible_max
+    cast(coalesce(at_level.min_value, for_unit.min_value) as {{ type_double() }}) as plausible_min,
+    cast(coalesce(at_level.max_value, for_unit.max_value) as {{ type_double() }}) as plausible_max
 from signals
 left join ranges as at_level
     on at_level.unit = signals.unit

@@ -25,8 +25,8 @@ ranked as (
 select
     cast(asset_id as bigint) as asset_id,
     cast(asset_name as {{ dbt.type_string() }}) as asset_name,
-    cast(latitude as double precision) as latitude,
-    cast(longitude as double precision) as longitude,
+    cast(latitude as {{ type_double() }}) as latitude,
+    cast(longitude as {{ type_double() }}) as longitude,
     cast(duplicates_dropped as bigint) as duplicates_dropped,
     cast(load_id as bigint) as load_id,
     source_file,
