@@ -214,8 +214,15 @@ def _validated(model: type[models.Row], names: Sequence[str], rows: Sequence[tup
 
 
 def _page(db: Database, query: PageQuery, cursor_kind: str) -> PageRows:
-    """One page: `limit` rows and one more, fetched to know whether another page follows."""
+    """One page: `limit` rows and one more, fetched to know whether another page follows;
+    its JSON written by PostgreSQL, or by orjson for DuckDB (api/page_json.py says why)."""
     assert query.limit is not None
+    if db.dialect == "postgres":
+        statement = page_json.page_statement(query.statement, [(column.name, column.kind) for column in query.columns],
+                                             query.columns[0].name, query.descending)
+        ((rows_json, fetched, last_key),) = db.execute(statement, [query.limit, query.limit, *query.params])
+        following = encode_cursor(cursor_kind, last_key) if fetched > query.limit else None
+        return PageRows((rows_json or "[]").encode(), min(fetched, query.limit), following)
     rows = db.execute(query.statement, query.params)
     more = len(rows) > query.limit
     shown = rows[:query.limit] if more else rows
