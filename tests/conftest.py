@@ -26,6 +26,52 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = PROJECT_ROOT / "data"
 
 
+# Fixtures that each worker of a parallel run (`make test` runs pytest-xdist) may build for
+# itself: cheap, or the server the expensive ones live on.
+BUILT_PER_WORKER = {"pg_server_dsn", "_no_warehouse_env", "_clean_environment", "expected", "defective",
+                    "clean"}
+# Function-scoped fixtures that hand out a shared build named by their parameter
+# (`request.getfixturevalue`), which pytest cannot see: parameter -> the build's fixture.
+SHARED_BY_PARAMETER = {"served": "session::{}_served", "build": "session::{}"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a parallel run, the tests that share a build run on one worker, so that every
+    session or module fixture is built once, not once per worker (`--dist loadgroup`)."""
+    if not config.pluginmanager.hasplugin("xdist") or config.getoption("dist", "no") != "loadgroup":
+        return
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    shared = {item.nodeid: shared_builds(item) for item in items}
+    for builds in shared.values():
+        for build in builds[1:]:
+            parent[root(build)] = root(builds[0])
+    for item in items:
+        if builds := shared[item.nodeid]:
+            item.add_marker(pytest.mark.xdist_group(root(builds[0])))
+
+
+def shared_builds(item: pytest.Item) -> list[str]:
+    """The session and module fixtures `item` uses (with their parameter), as names."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    builds = []
+    for name, definitions in getattr(item, "_fixtureinfo").name2fixturedefs.items():
+        definition = definitions[-1]
+        if name in SHARED_BY_PARAMETER and name in params:
+            builds.append(SHARED_BY_PARAMETER[name].format(params[name]))
+        if definition.scope == "function" or not definition.baseid or name in BUILT_PER_WORKER:
+            continue
+        where = item.nodeid.split("::")[0] if definition.scope == "module" else "session"
+        builds.append(f"{where}::{name}" + (f"[{params[name]}]" if name in params else ""))
+    return builds
+
+
 @pytest.fixture(scope="session")
 def pg_server_dsn() -> Iterator[str]:
     """DSN of a PostgreSQL server on which the suite may create databases."""
