@@ -39,7 +39,8 @@ SHARED_BY_PARAMETER = {"served": "session::{}_served", "build": "session::{}"}
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """In a parallel run, the tests that share a build run on one worker, so that every
     session or module fixture is built once, not once per worker (`--dist loadgroup`)."""
-    if not config.pluginmanager.hasplugin("xdist") or config.getoption("dist", "no") != "loadgroup":
+    # A worker sees its controller's `--dist loadgroup` as `loadgroup`, its own `dist` being "no".
+    if not config.pluginmanager.hasplugin("xdist") or not config.getoption("loadgroup", False):
         return
     parent: dict[str, str] = {}
 
@@ -68,7 +69,8 @@ def shared_builds(item: pytest.Item) -> list[str]:
         if definition.scope == "function" or not definition.baseid or name in BUILT_PER_WORKER:
             continue
         where = item.nodeid.split("::")[0] if definition.scope == "module" else "session"
-        builds.append(f"{where}::{name}" + (f"[{params[name]}]" if name in params else ""))
+        # No brackets: xdist takes a node id ending in "]" for one without a group.
+        builds.append(f"{where}::{name}" + (f"({params[name]})" if name in params else ""))
     return builds
 
 
