@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from _pytest.nodeid import NodeId
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from kernel.settings import Settings
@@ -55,7 +56,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             parent[root(build)] = root(builds[0])
     for item in items:
         if builds := shared[item.nodeid]:
-            item.add_marker(pytest.mark.xdist_group(root(builds[0])))
+            # What xdist's `xdist_group` mark would do: the group after "@" in the node id,
+            # which `--dist loadgroup` schedules as one unit. xdist 3.8 writes it to the
+            # `_nodeid` attribute, which pytest 9.2 no longer reads (its id is `_id`), so the
+            # mark alone is ignored.
+            item._id = NodeId.parse(f"{item.nodeid}@{root(builds[0])}")
 
 
 def shared_builds(item: pytest.Item) -> list[str]:
