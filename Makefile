@@ -38,8 +38,12 @@ load: install
 ui: install
 	$(VENV)/bin/warehouse ui
 
+# Three pytest-xdist workers: many tests wait on processes they start, so one more worker
+# than cores pays. The tests sharing a session or module build run on one worker (tests/
+# conftest.py), which builds it once. PYTEST_ARGS adds options; PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 3
 test: install-spark
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: install
 	$(VENV)/bin/python benchmarks/load_benchmark.py --rows 1000000

@@ -18,12 +18,65 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from _pytest.nodeid import NodeId
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from kernel.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = PROJECT_ROOT / "data"
+
+
+# Fixtures that each worker of a parallel run (`make test` runs pytest-xdist) may build for
+# itself: cheap, or the server the expensive ones live on.
+BUILT_PER_WORKER = {"pg_server_dsn", "_no_warehouse_env", "_clean_environment", "expected", "defective",
+                    "clean"}
+# Function-scoped fixtures that hand out a shared build named by their parameter
+# (`request.getfixturevalue`), which pytest cannot see: parameter -> the build's fixture.
+SHARED_BY_PARAMETER = {"served": "session::{}_served", "build": "session::{}"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a parallel run, the tests that share a build run on one worker, so that every
+    session or module fixture is built once, not once per worker (`--dist loadgroup`)."""
+    # A worker sees its controller's `--dist loadgroup` as `loadgroup`, its own `dist` being "no".
+    if not config.pluginmanager.hasplugin("xdist") or not config.getoption("loadgroup", False):
+        return
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    shared = {item.nodeid: shared_builds(item) for item in items}
+    for builds in shared.values():
+        for build in builds[1:]:
+            parent[root(build)] = root(builds[0])
+    for item in items:
+        if builds := shared[item.nodeid]:
+            # What xdist's `xdist_group` mark would do: the group after "@" in the node id,
+            # which `--dist loadgroup` schedules as one unit. xdist 3.8 writes it to the
+            # `_nodeid` attribute, which pytest 9.2 no longer reads (its id is `_id`), so the
+            # mark alone is ignored.
+            item._id = NodeId.parse(f"{item.nodeid}@{root(builds[0])}")
+
+
+def shared_builds(item: pytest.Item) -> list[str]:
+    """The session and module fixtures `item` uses (with their parameter), as names."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    builds = []
+    for name, definitions in getattr(item, "_fixtureinfo").name2fixturedefs.items():
+        definition = definitions[-1]
+        if name in SHARED_BY_PARAMETER and name in params:
+            builds.append(SHARED_BY_PARAMETER[name].format(params[name]))
+        if definition.scope == "function" or not definition.baseid or name in BUILT_PER_WORKER:
+            continue
+        where = item.nodeid.split("::")[0] if definition.scope == "module" else "session"
+        # No brackets: xdist takes a node id ending in "]" for one without a group.
+        builds.append(f"{where}::{name}" + (f"({params[name]})" if name in params else ""))
+    return builds
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +20,29 @@ STAGING = ("--select", "staging")
 CREATED_VIEW = re.compile(r'create view\s+"[^"]+"\."staging"\."(\w+)__dbt_tmp"')
 
 
+@pytest.fixture(scope="module")
+def duckdb_views(tmp_path_factory: pytest.TempPathFactory) -> DbtWarehouse:
+    """A DuckDB warehouse whose staging views were built once."""
+    warehouse = DbtWarehouse.create(tmp_path_factory.mktemp("views-duckdb"), "duckdb")
+    warehouse.copy_sample_files("assets.json", "signal.json")
+    warehouse.load()
+    assert views_created(warehouse)[1] == VIEWS
+    return warehouse
+
+
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbtWarehouse]:
-    """A warehouse whose staging views were built once."""
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path, duckdb_views: DbtWarehouse) -> Iterator[DbtWarehouse]:
+    """A warehouse whose staging views were built once, for one test to change.
+
+    On DuckDB a copy of `duckdb_views` under the same file name (dbt compiles the database's
+    name, the file's stem, into each view's SQL). On PostgreSQL, where the name is the
+    database's own, one built for the test.
+    """
+    if request.param == "duckdb":
+        shutil.copytree(duckdb_views.data_dir, tmp_path / "data")
+        shutil.copyfile(duckdb_views.settings.duckdb_path, tmp_path / duckdb_views.settings.duckdb_path.name)
+        yield DbtWarehouse.create(tmp_path, "duckdb")
+        return
     with new_warehouse(request, tmp_path, request.param) as warehouse:
         warehouse.copy_sample_files("assets.json", "signal.json")
         warehouse.load()
