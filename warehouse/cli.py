@@ -413,9 +413,6 @@ def sql(target: str | None, query: str | None, output_format: str | None, debug:
     sys.exit(run_sql(settings, query, output_format, debug=debug))
 
 
-if __name__ == "__main__":
-    main()
-
 
 @main.group()
 def cluster() -> None:
@@ -494,3 +491,7 @@ def cluster_status(state_dir: Path | None) -> None:
     click.echo(status.describe())
     if not status.running:
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
