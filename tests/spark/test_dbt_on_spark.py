@@ -35,6 +35,7 @@ def test_dbt_runs_a_query_on_the_cluster_in_utc(spark_cluster: ClusterLayout, tm
     settings = Settings(target="spark", spark_master=spark_cluster.master_url, spark_lake_dir=tmp_path / "lake",
                         spark_metastore_dir=tmp_path / "spark" / "metastore")
     env = {**os.environ, **dbt_env(settings)}
+    before = {app["id"] for app in _master(spark_cluster)["completedapps"]}
     answer = subprocess.run([DBT, "show", "--target", "spark", "--inline",
                              "select current_timezone() as session_zone, 6 * 7 as answer", "--output", "json",
                              "--log-format", "json", "--quiet"],
@@ -43,9 +44,14 @@ def test_dbt_runs_a_query_on_the_cluster_in_utc(spark_cluster: ClusterLayout, tm
     shown = [json.loads(line) for line in answer.stdout.splitlines() if line.startswith("{")]
     previews = [json.loads(event["data"]["preview"]) for event in shown if "preview" in event.get("data", {})]
     assert previews == [[{"session_zone": "UTC", "answer": 42}]]
-    with urllib.request.urlopen(f"{spark_cluster.ui_url}/json/", timeout=5) as response:
-        master = json.load(response)
-    dbt_apps = [app for app in master["completedapps"] if app["name"] == "gridwarehouse-dbt"]
+    # This test's application only: the session's cluster runs other tests' too.
+    dbt_apps = [app for app in _master(spark_cluster)["completedapps"]
+                if app["name"] == "gridwarehouse-dbt" and app["id"] not in before]
     # Its executors held a core of each worker.
     assert [(app["state"], app["cores"]) for app in dbt_apps] == [("FINISHED", 2)]
     assert (tmp_path / "spark" / "metastore").is_dir()
+
+
+def _master(cluster: ClusterLayout) -> dict:
+    with urllib.request.urlopen(f"{cluster.ui_url}/json/", timeout=5) as response:
+        return json.load(response)
